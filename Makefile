@@ -1,0 +1,37 @@
+# ragapi: every target is a one-liner; longer logic lives in scripts/.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test check fmt bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+install: $(STAMP) ## create or refresh .venv with every extra
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[all,dev]'
+	@touch $(STAMP)
+
+run: install ## run the whole stack on one port (ragapi up)
+	$(BIN)/ragapi up
+
+test: install ## run the test suite against real NATS, Redis and PostgreSQL
+	$(BIN)/pytest -q
+
+check: install ## ruff format --check, ruff lint, mypy --strict
+	$(BIN)/ruff format --check . && $(BIN)/ruff check . && $(BIN)/mypy
+
+fmt: install ## apply ruff format and autofixes
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+bench: install ## run the benchmark harness (see benchmarks/README.md)
+	$(BIN)/python -m benchmarks.run
+
+clean: ## remove the virtualenv and caches
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""The shared async library of the ragapi services."""

@@ -1,0 +1,83 @@
+"""Who is calling: the admin token for ``/v1/tenants*``, a tenant API key elsewhere.
+
+:class:`TenantAuth` resolves a key through the tenants service (``tenants.resolve``
+over NATS) and caches the answer; tenant events drop cached entries at once, so
+a revoked key stops working everywhere within the event's delivery time.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections import OrderedDict
+
+from starlette.requests import Request
+
+from ragapi_common.bus import Bus
+from ragapi_common.contracts import subjects
+from ragapi_common.contracts.payloads import ResolveKeyRequest, TenantContext, TenantEvent
+from ragapi_common.errors import Unauthorized
+from ragapi_common.logs import tenant_id_var
+from ragapi_common.secrets import hash_api_key
+
+log = logging.getLogger(__name__)
+
+
+def bearer_token(request: Request) -> str:
+    """The token of ``Authorization: Bearer <token>``; 401 when missing."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("missing bearer token")
+    return token.strip()
+
+
+def require_admin(request: Request, admin_token: str) -> None:
+    """401 unless the request carries the admin token (compared in constant time)."""
+    token = bearer_token(request)
+    if not admin_token or not hmac.compare_digest(token.encode(), admin_token.encode()):
+        raise Unauthorized("invalid admin token")
+
+
+class TenantAuth:
+    """API key -> :class:`TenantContext`, cached with a TTL and event invalidation."""
+
+    def __init__(self, bus: Bus, *, ttl_s: float = 30.0, max_entries: int = 10_000) -> None:
+        self.bus = bus
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._cache: OrderedDict[str, tuple[float, TenantContext]] = OrderedDict()
+
+    async def start(self) -> None:
+        await self.bus.subscribe(subjects.EVENT_TENANT_ANY, TenantEvent, self._on_event)
+
+    async def _on_event(self, subject: str, event: TenantEvent) -> None:
+        if subject == subjects.EVENT_KEY_REVOKED and event.key_hash:
+            self._cache.pop(event.key_hash, None)
+        for key_hash, (_, ctx) in list(self._cache.items()):
+            if ctx.tenant_id == event.tenant_id and (
+                subject != subjects.EVENT_KEY_REVOKED or ctx.key_id == event.key_id
+            ):
+                self._cache.pop(key_hash, None)
+
+    async def tenant(self, request: Request) -> TenantContext:
+        """The tenant the request's API key belongs to; 401 if none."""
+        ctx = await self.resolve(bearer_token(request))
+        tenant_id_var.set(ctx.tenant_id)
+        return ctx
+
+    async def resolve(self, api_key: str) -> TenantContext:
+        key_hash = hash_api_key(api_key)
+        cached = self._cache.get(key_hash)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            self._cache.move_to_end(key_hash)
+            return cached[1]
+        ctx = await self.bus.request(
+            subjects.TENANTS_RESOLVE, ResolveKeyRequest(api_key=api_key), TenantContext
+        )
+        self._cache[key_hash] = (now + self.ttl_s, ctx)
+        while len(self._cache) > self.max_entries:
+            self._cache.popitem(last=False)
+        return ctx

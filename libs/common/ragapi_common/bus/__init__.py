@@ -1,0 +1,225 @@
+"""The NATS adapter: the only package of ragapi that imports nats-py.
+
+:class:`Bus` gives the services four things, all with typed JSON payloads:
+
+- events: :meth:`Bus.publish` / :meth:`Bus.subscribe` on core subjects;
+- request/reply: :meth:`Bus.serve` registers ``nats.micro`` endpoints (listed by
+  ``nats micro ls``), :meth:`Bus.request` calls one and raises the remote's
+  :class:`~ragapi_common.errors.RagapiError` again on this side;
+- work queues on JetStream: :meth:`Bus.submit` and :class:`.jobs.Worker`;
+- files in the JetStream object store: :class:`.files.FileStore`, streamed in chunks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import nats
+import nats.errors
+import nats.js.api
+import nats.js.errors
+import nats.micro
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js import JetStreamContext
+from nats.micro.request import Request
+from nats.micro.service import Service
+from pydantic import BaseModel, ValidationError
+
+from ragapi_common.contracts import subjects
+from ragapi_common.errors import DependencyUnavailable, RagapiError, ValidationFailed, from_code
+
+from . import jobs
+from .files import FileStore
+from .jobs import JobContext, PermanentJobError, Worker, WorkerSpec
+
+__all__ = [
+    "Bus",
+    "Endpoint",
+    "FileStore",
+    "JobContext",
+    "PermanentJobError",
+    "Worker",
+    "WorkerSpec",
+]
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R", bound=BaseModel)
+_ERROR_CODE_HEADER = "Nats-Service-Error-Code"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One request/reply endpoint: its subject, request model and async handler."""
+
+    name: str
+    subject: str
+    request: type[BaseModel]
+    handler: Callable[[Any], Awaitable[BaseModel]]
+
+
+def encode(payload: BaseModel) -> bytes:
+    """Payloads travel as compact JSON."""
+    return payload.model_dump_json(exclude_none=True).encode()
+
+
+class Bus:
+    """A NATS connection with JetStream, shared by everything in one process."""
+
+    def __init__(self, client: Client, *, job_stream_replicas: int = 1) -> None:
+        self.client = client
+        self.js: JetStreamContext = client.jetstream()
+        self.files = FileStore(self.js, subjects.FILES_BUCKET)
+        self._replicas = job_stream_replicas
+        self._services: list[Service] = []
+
+    @classmethod
+    async def connect(cls, url: str, *, name: str) -> Bus:
+        """Connect (retrying while the server comes up) and declare the streams."""
+        try:
+            client = await nats.connect(
+                url,
+                name=name,
+                connect_timeout=2,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                allow_reconnect=True,
+            )
+        except (OSError, nats.errors.Error) as exc:
+            raise DependencyUnavailable(f"NATS at {url} is unreachable: {exc}") from exc
+        bus = cls(client)
+        await bus.ensure_streams()
+        return bus
+
+    @property
+    def connected(self) -> bool:
+        return bool(self.client.is_connected)
+
+    async def ensure_streams(self) -> None:
+        """Declare the job stream and the file bucket; idempotent."""
+        config = nats.js.api.StreamConfig(
+            name=subjects.JOBS_STREAM,
+            subjects=[subjects.JOBS_SUBJECTS],
+            retention=nats.js.api.RetentionPolicy.WORK_QUEUE,
+            storage=nats.js.api.StorageType.FILE,
+            num_replicas=self._replicas,
+            duplicate_window=120.0,
+        )
+        try:
+            await self.js.add_stream(config)
+        except nats.js.errors.BadRequestError:
+            await self.js.update_stream(config)
+        await self.files.ensure()
+
+    async def close(self) -> None:
+        """Stop micro services, then drain: in-flight handlers finish, nothing new arrives."""
+        for service in self._services:
+            await service.stop()
+        self._services.clear()
+        if not self.client.is_closed:
+            try:
+                await self.client.drain()
+            except (nats.errors.Error, OSError) as exc:
+                log.warning("drain failed: %s", exc)
+                await self.client.close()
+
+    # --- events ----------------------------------------------------------------------------
+    async def publish(self, subject: str, payload: BaseModel) -> None:
+        """Fire an event on a core subject."""
+        await self.client.publish(subject, encode(payload))
+
+    async def subscribe(
+        self,
+        subject: str,
+        model: type[M],
+        handler: Callable[[str, M], Awaitable[None]],
+    ) -> Subscription:
+        """Call ``handler(subject, payload)`` for each well-formed event; log the rest."""
+
+        async def on_message(msg: Msg) -> None:
+            try:
+                payload = model.model_validate_json(msg.data)
+            except ValidationError:
+                log.warning("dropping malformed event", extra={"subject": msg.subject})
+                return
+            try:
+                await handler(msg.subject, payload)
+            except Exception:
+                log.exception("event handler failed", extra={"subject": msg.subject})
+
+        return await self.client.subscribe(subject, cb=on_message)
+
+    # --- request/reply ---------------------------------------------------------------------
+    async def request(
+        self, subject: str, payload: BaseModel, reply: type[R], *, within_s: float = 5.0
+    ) -> R:
+        """Call an endpoint; remote errors come back as the same RagapiError subclass."""
+        try:
+            msg = await self.client.request(subject, encode(payload), timeout=within_s)
+        except nats.errors.NoRespondersError as exc:
+            raise DependencyUnavailable(f"no service answers {subject}", retry_after=1) from exc
+        except nats.errors.TimeoutError as exc:
+            raise DependencyUnavailable(f"{subject} did not answer in time", retry_after=1) from exc
+        if msg.headers and _ERROR_CODE_HEADER in msg.headers:
+            raise _remote_error(msg.data)
+        return reply.model_validate_json(msg.data)
+
+    async def serve(
+        self, name: str, version: str, endpoints: list[Endpoint], *, description: str = ""
+    ) -> None:
+        """Register endpoints as one ``nats.micro`` service (queue group: ``name``)."""
+        service = await nats.micro.add_service(
+            self.client, name=name, version=version, description=description, queue_group=name
+        )
+        for endpoint in endpoints:
+            await service.add_endpoint(
+                name=endpoint.name, subject=endpoint.subject, handler=_micro_handler(endpoint)
+            )
+        self._services.append(service)
+
+    # --- work queues -----------------------------------------------------------------------
+    async def submit(self, subject: str, payload: BaseModel, *, msg_id: str) -> None:
+        """Queue a job once: the same ``msg_id`` within two minutes is dropped as a duplicate."""
+        await jobs.submit(self.js, subject, payload, msg_id)
+
+    async def start_worker(self, spec: WorkerSpec[Any]) -> Worker[Any]:
+        """Bind a durable pull consumer and start working through its jobs."""
+        worker: Worker[Any] = Worker(self.js, spec)
+        await worker.start()
+        return worker
+
+
+def _micro_handler(endpoint: Endpoint) -> Callable[[Request], Awaitable[None]]:
+    async def handle(request: Request) -> None:
+        try:
+            try:
+                payload = endpoint.request.model_validate_json(request.data)
+            except ValidationError as exc:
+                raise ValidationFailed.from_pydantic(exc) from exc
+            answer = await endpoint.handler(payload)
+        except RagapiError as exc:
+            await request.respond_error(
+                str(exc.status), exc.message, data=json.dumps(exc.to_body()).encode()
+            )
+            return
+        except Exception as exc:
+            log.exception("endpoint %s failed", endpoint.subject)
+            await request.respond_error("500", repr(exc), data=b"{}")
+            return
+        await request.respond(encode(answer))
+
+    return handle
+
+
+def _remote_error(data: bytes) -> RagapiError:
+    try:
+        error: Mapping[str, Any] = json.loads(data)["error"]
+        return from_code(str(error["code"]), str(error["message"]), error.get("details"))
+    except (ValueError, KeyError, TypeError):
+        return RagapiError("a remote service failed")

@@ -1,0 +1,199 @@
+"""JetStream work-queue consumers: durable pull, ack after success, nak with backoff,
+term on poison, a max-deliver bound with a last-chance hook, graceful hand-back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+import nats.errors
+import nats.js.api
+import nats.js.errors
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from pydantic import BaseModel, ValidationError
+
+from ragapi_common.contracts import subjects
+
+log = logging.getLogger(__name__)
+J = TypeVar("J", bound=BaseModel)
+
+
+class PermanentJobError(Exception):
+    """Retrying cannot help (bad input, unreadable file): the job is terminated at once."""
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """Where a delivery stands: ``attempt`` counts from 1."""
+
+    subject: str
+    attempt: int
+    max_deliver: int
+
+    @property
+    def last_attempt(self) -> bool:
+        return self.attempt >= self.max_deliver
+
+
+@dataclass(frozen=True)
+class WorkerSpec(Generic[J]):
+    """A durable consumer on one job subject and the coroutine that does each job.
+
+    ``on_exhausted(job, reason)`` runs once when a job is given up (poison, or
+    the last delivery failed), so the owner can mark the document failed.
+    """
+
+    durable: str
+    subject: str
+    model: type[J]
+    handle: Callable[[J, JobContext], Awaitable[None]]
+    on_exhausted: Callable[[J, str], Awaitable[None]] | None = None
+    concurrency: int = 4
+    max_deliver: int = 5
+    backoff_s: Sequence[float] = field(default=(1.0, 5.0, 15.0, 30.0, 60.0))
+    ack_wait_s: float = 60.0
+
+
+def encode_job(payload: BaseModel) -> bytes:
+    return payload.model_dump_json(exclude_none=True).encode()
+
+
+async def submit(js: JetStreamContext, subject: str, payload: BaseModel, msg_id: str) -> None:
+    """Publish a job; ``msg_id`` makes a retried publish of the same job a no-op."""
+    await js.publish(
+        subject, encode_job(payload), stream=subjects.JOBS_STREAM, headers={"Nats-Msg-Id": msg_id}
+    )
+
+
+class Worker(Generic[J]):
+    """Runs a :class:`WorkerSpec` until :meth:`stop`: fetch, handle, settle."""
+
+    def __init__(self, js: JetStreamContext, spec: WorkerSpec[J]) -> None:
+        self.js = js
+        self.spec = spec
+        self._slots = asyncio.Semaphore(spec.concurrency)
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    async def start(self) -> None:
+        spec = self.spec
+        config = nats.js.api.ConsumerConfig(
+            durable_name=spec.durable,
+            filter_subject=spec.subject,
+            ack_policy=nats.js.api.AckPolicy.EXPLICIT,
+            ack_wait=spec.ack_wait_s,
+            max_deliver=spec.max_deliver,
+            max_ack_pending=max(spec.concurrency * 4, 16),
+        )
+        self._sub = await self.js.pull_subscribe(
+            spec.subject, durable=spec.durable, stream=subjects.JOBS_STREAM, config=config
+        )
+        self._loop_task = asyncio.create_task(self._run(), name=f"worker:{spec.durable}")
+
+    @property
+    def busy(self) -> int:
+        return len(self._inflight)
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            await self._slots.acquire()
+            if self._stopping.is_set():
+                self._slots.release()
+                return
+            try:
+                msgs = await self._sub.fetch(1, timeout=1.0)
+            except (nats.errors.TimeoutError, TimeoutError):
+                self._slots.release()
+                continue
+            except (nats.errors.Error, nats.js.errors.Error, OSError) as exc:
+                self._slots.release()
+                log.warning("fetch on %s failed: %s", self.spec.durable, exc)
+                await asyncio.sleep(0.5)
+                continue
+            for msg in msgs:
+                task = asyncio.create_task(self._settle(msg))
+                self._inflight.add(task)
+                task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        self._slots.release()
+
+    async def _settle(self, msg: Msg) -> None:
+        spec = self.spec
+        attempt = msg.metadata.num_delivered
+        ctx = JobContext(subject=msg.subject, attempt=attempt, max_deliver=spec.max_deliver)
+        try:
+            job = spec.model.model_validate_json(msg.data)
+        except ValidationError as exc:
+            log.error("poison job on %s: %s", msg.subject, exc)
+            await msg.term()
+            return
+        heartbeat = asyncio.create_task(self._keep_alive(msg))
+        try:
+            await spec.handle(job, ctx)
+        except asyncio.CancelledError:
+            # Shutting down: hand the job back for another replica at once.
+            await _quietly(msg.nak())
+            raise
+        except PermanentJobError as exc:
+            await self._give_up(msg, job, str(exc))
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            if ctx.last_attempt:
+                await self._give_up(msg, job, reason)
+            else:
+                delay = spec.backoff_s[min(attempt - 1, len(spec.backoff_s) - 1)]
+                log.warning("job failed (attempt %d), retry in %.1fs: %s", attempt, delay, reason)
+                await _quietly(msg.nak(delay=delay))
+        else:
+            await _quietly(msg.ack())
+        finally:
+            heartbeat.cancel()
+
+    async def _give_up(self, msg: Msg, job: J, reason: str) -> None:
+        log.error("job given up on %s: %s", msg.subject, reason)
+        if self.spec.on_exhausted is not None:
+            try:
+                await self.spec.on_exhausted(job, reason)
+            except Exception:
+                log.exception("on_exhausted failed; the job will be redelivered")
+                await _quietly(msg.nak(delay=self.spec.backoff_s[-1]))
+                return
+        await _quietly(msg.term())
+
+    async def _keep_alive(self, msg: Msg) -> None:
+        """Long jobs (OCR, LLM extraction) tell JetStream they are still alive."""
+        while True:
+            await asyncio.sleep(self.spec.ack_wait_s / 3)
+            await _quietly(msg.in_progress())
+
+    async def stop(self, grace_s: float) -> None:
+        """Stop fetching; give in-flight jobs ``grace_s`` to finish, then hand them back."""
+        self._stopping.set()
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        if self._inflight:
+            _, pending = await asyncio.wait(set(self._inflight), timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        with contextlib.suppress(nats.errors.Error):
+            await self._sub.unsubscribe()
+
+
+async def _quietly(settle: Awaitable[None]) -> None:
+    """Settling a message can fail on a dropped connection; redelivery covers it."""
+    try:
+        await settle
+    except (nats.errors.Error, OSError) as exc:
+        log.warning("could not settle a job message: %s", exc)

@@ -1,0 +1,114 @@
+"""The JSON payloads of every subject in :mod:`.subjects`."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .tenant import TenantConfig
+
+DocumentStatus = Literal["queued", "parsing", "indexing", "processed", "failed", "deleting"]
+TaskStatus = Literal["queued", "running", "succeeded", "failed", "partial"]
+
+
+class Payload(BaseModel):
+    """Base of every bus payload: unknown fields are kept out, values frozen."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+# --- tenants -------------------------------------------------------------------------------
+class ResolveKeyRequest(Payload):
+    api_key: str
+
+
+class TenantLookupRequest(Payload):
+    tenant_id: str
+
+
+class TenantContext(Payload):
+    """Who a request acts for. ``config`` carries provider secrets in clear: bus-internal."""
+
+    tenant_id: str
+    name: str
+    key_id: str | None = None
+    config: TenantConfig = Field(default_factory=TenantConfig)
+
+
+class TenantEvent(Payload):
+    tenant_id: str
+    key_id: str | None = None
+    #: sha256 of the revoked key, so caches keyed by it can drop the entry.
+    key_hash: str | None = None
+
+
+# --- documents and jobs --------------------------------------------------------------------
+class DocumentRef(Payload):
+    """What every job about one document carries."""
+
+    tenant_id: str
+    task_id: str
+    doc_id: str
+    name: str
+    content_type: str
+
+
+class IngestJob(DocumentRef):
+    object_name: str
+
+
+class OcrJob(DocumentRef):
+    object_name: str
+    engine: Literal["local", "deepseek"] | None = None
+
+
+class IndexJob(DocumentRef):
+    """Either ``text`` or ``content_object`` (a stored content list in JSON) is set."""
+
+    text: str | None = None
+    content_object: str | None = None
+
+
+class DeleteJob(Payload):
+    tenant_id: str
+    doc_id: str
+    task_id: str
+
+
+class PurgeJob(Payload):
+    tenant_id: str
+
+
+class DocumentEvent(Payload):
+    tenant_id: str
+    doc_id: str
+    task_id: str | None = None
+    status: DocumentStatus
+    error: str | None = None
+
+
+class TaskEvent(Payload):
+    tenant_id: str
+    task_id: str
+    status: TaskStatus
+    total: int
+    done: int
+    failed: int
+
+
+# --- OCR -----------------------------------------------------------------------------------
+class OcrRequest(Payload):
+    tenant_id: str
+    object_name: str
+    content_type: str
+    engine: Literal["local", "deepseek"] | None = None
+
+
+class OcrResult(Payload):
+    """Markdown plus a content list in RAG-Anything's item format."""
+
+    engine: str
+    pages: int
+    markdown: str
+    content: list[dict[str, Any]]

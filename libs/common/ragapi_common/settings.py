@@ -1,0 +1,64 @@
+"""Settings read once from ``RAGAPI_*`` environment variables, frozen afterwards.
+
+Each service extends :class:`CommonSettings` with its own fields; nothing reads
+the environment anywhere else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    """What every service needs: where the bus and Redis are, secrets, defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="RAGAPI_", frozen=True, extra="ignore")
+
+    service_name: str = "ragapi"
+    nats_url: str = "nats://127.0.0.1:4222"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_max_connections: int = 64
+    admin_token: SecretStr = SecretStr("")
+    secret_key: SecretStr = SecretStr("")
+    data_dir: Path = Path("data")
+    storage_profile: Literal["local", "postgres"] = "local"
+    postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    log_level: str = "INFO"
+    log_json: bool = True
+    # The revocation promise is "within 1 s"; cached tenant lookups never outlive this.
+    auth_cache_ttl_s: float = 30.0
+    request_deadline_s: float = 120.0
+    loop_lag_interval_s: float = 0.25
+    shutdown_grace_s: float = 20.0
+
+    # Deployment-wide model defaults; a tenant's config overrides each field.
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: SecretStr = SecretStr("")
+    llm_max_concurrency: int = 8
+    llm_timeout_s: float = 120.0
+    embedding_base_url: str = ""
+    embedding_model: str = ""
+    embedding_api_key: SecretStr = SecretStr("")
+    embedding_dim: int = 0
+    rerank_base_url: str = ""
+    rerank_model: str = ""
+    rerank_api_key: SecretStr = SecretStr("")
+    ocr_engine: Literal["local", "deepseek"] = "local"
+    ocr_base_url: str = ""
+    ocr_model: str = "deepseek-ai/DeepSeek-OCR"
+    ocr_api_key: SecretStr = SecretStr("")
+
+    # Tenant limit defaults.
+    max_upload_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
+    max_documents: int = 100_000
+    queries_per_minute: int = 600
+
+    @property
+    def tenants_dir(self) -> Path:
+        """Where the ``local`` storage profile keeps each tenant's files."""
+        return self.data_dir / "tenants"

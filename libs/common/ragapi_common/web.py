@@ -1,0 +1,165 @@
+"""What every service app shares: error mapping, request ids, metrics, probes, OpenAPI.
+
+:func:`build_app` wraps a service's routes into a Starlette app with
+``/healthz``, ``/readyz``, ``/metrics`` and ``/openapi.json``; errors are
+mapped to the contract's JSON here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ragapi_common.errors import BadRequest, RagapiError, ValidationFailed
+from ragapi_common.logs import request_id_var
+from ragapi_common.metrics import CONTENT_TYPE_LATEST, Metrics
+
+log = logging.getLogger(__name__)
+
+ReadinessCheck = Callable[[], Awaitable[dict[str, Any]]]
+Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
+
+
+def error_response(error: RagapiError) -> JSONResponse:
+    return JSONResponse(error.to_body(), status_code=error.status, headers=error.headers())
+
+
+async def _ragapi_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RagapiError)  # noqa: S101 - the handler is registered for it
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)  # noqa: S101
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    body = {"error": {"code": code, "message": str(exc.detail)}}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    body = {"error": {"code": "internal_error", "message": "internal error (a bug: see logs)"}}
+    return JSONResponse(body, status_code=500)
+
+
+async def read_json(request: Request, model: type[BaseModel]) -> Any:
+    """Parse a JSON body into ``model``: 400 if it is not JSON, 422 listing bad fields."""
+    raw = await request.body()
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed.from_pydantic(exc) from exc
+
+
+class ObservedApp:
+    """Pure-ASGI middleware: request id, in-flight gauge, latency by route template."""
+
+    def __init__(self, app: ASGIApp, *, service: str, metrics: Metrics) -> None:
+        self.app = app
+        self.service = service
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        status = 500
+        started = time.perf_counter()
+        in_flight = self.metrics.http_in_flight.labels(self.service)
+        in_flight.inc()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            in_flight.dec()
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            self.metrics.http_latency.labels(
+                self.service, scope["method"], template, str(status)
+            ).observe(time.perf_counter() - started)
+            request_id_var.reset(token)
+
+
+def build_app(
+    *,
+    service: str,
+    routes: list[BaseRoute],
+    lifespan: Lifespan,
+    metrics: Metrics,
+    readiness: ReadinessCheck,
+    openapi: Mapping[str, Any],
+) -> Starlette:
+    """A service app: its routes plus the probes, metrics and OpenAPI every service serves."""
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "service": service})
+
+    async def readyz(request: Request) -> Response:
+        checks = await readiness()
+        ready = all(check.get("ok", False) for check in checks.values())
+        body = {"status": "ready" if ready else "not_ready", "service": service, "checks": checks}
+        headers = {} if ready else {"Retry-After": "1"}
+        return JSONResponse(body, status_code=200 if ready else 503, headers=headers)
+
+    async def metrics_endpoint(request: Request) -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    async def openapi_endpoint(request: Request) -> Response:
+        return JSONResponse(openapi)
+
+    probes = [
+        Route("/healthz", healthz, methods=["GET"], include_in_schema=False),
+        Route("/readyz", readyz, methods=["GET"], include_in_schema=False),
+        Route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False),
+        Route("/openapi.json", openapi_endpoint, methods=["GET"], include_in_schema=False),
+    ]
+    app = Starlette(
+        routes=[*probes, *routes],
+        lifespan=lifespan,
+        exception_handlers={
+            RagapiError: _ragapi_error,
+            HTTPException: _http_error,
+            Exception: _unexpected,
+        },
+    )
+    app.add_middleware(ObservedApp, service=service, metrics=metrics)
+    return app
+
+
+async def check_all(checks: Mapping[str, Callable[[], Awaitable[bool]]]) -> dict[str, Any]:
+    """Run named boolean probes; a probe that raises counts as down with its reason."""
+    result: dict[str, Any] = {}
+    for name, probe in checks.items():
+        try:
+            result[name] = {"ok": bool(await probe())}
+        except Exception as exc:
+            result[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    return result

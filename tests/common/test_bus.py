@@ -1,0 +1,130 @@
+"""The NATS adapter against a real JetStream server."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from ragapi_common.bus import Bus, Endpoint, JobContext, PermanentJobError, WorkerSpec
+from ragapi_common.contracts.payloads import (
+    PurgeJob,
+    ResolveKeyRequest,
+    TenantContext,
+    TenantEvent,
+)
+from ragapi_common.errors import DependencyUnavailable, NotFound, Unauthorized
+
+
+async def test_request_reply_maps_remote_errors(bus: Bus) -> None:
+    subject = f"test.resolve.{uuid.uuid4().hex}"
+
+    async def resolve(req: ResolveKeyRequest) -> TenantContext:
+        if req.api_key != "good":
+            raise Unauthorized("unknown key")
+        return TenantContext(tenant_id="acme", name="Acme")
+
+    await bus.serve("test-svc", "1.0.0", [Endpoint("resolve", subject, ResolveKeyRequest, resolve)])
+    ctx = await bus.request(subject, ResolveKeyRequest(api_key="good"), TenantContext)
+    assert ctx.tenant_id == "acme"
+    with pytest.raises(Unauthorized, match="unknown key"):
+        await bus.request(subject, ResolveKeyRequest(api_key="bad"), TenantContext)
+
+
+async def test_request_without_responder_is_unavailable(bus: Bus) -> None:
+    with pytest.raises(DependencyUnavailable):
+        await bus.request("test.nobody", ResolveKeyRequest(api_key="x"), TenantContext)
+
+
+async def test_events_reach_subscribers(bus: Bus) -> None:
+    got: asyncio.Queue[TenantEvent] = asyncio.Queue()
+
+    async def on_event(subject: str, event: TenantEvent) -> None:
+        await got.put(event)
+
+    await bus.subscribe("test.events.>", TenantEvent, on_event)
+    await bus.publish("test.events.one", TenantEvent(tenant_id="t1"))
+    event = await asyncio.wait_for(got.get(), 5)
+    assert event.tenant_id == "t1"
+
+
+async def test_worker_retries_then_exhausts(bus: Bus) -> None:
+    """A transient failure is retried with backoff; the last failure calls on_exhausted."""
+    attempts: list[int] = []
+    exhausted: asyncio.Queue[str] = asyncio.Queue()
+    tenant = f"t{uuid.uuid4().hex[:8]}"
+
+    async def handle(job: PurgeJob, ctx: JobContext) -> None:
+        if job.tenant_id == tenant:
+            attempts.append(ctx.attempt)
+            raise RuntimeError("flaky")
+
+    async def on_exhausted(job: PurgeJob, reason: str) -> None:
+        await exhausted.put(reason)
+
+    spec = WorkerSpec(
+        durable=f"test-{tenant}",
+        subject=f"ragapi.jobs.test.{tenant}",
+        model=PurgeJob,
+        handle=handle,
+        on_exhausted=on_exhausted,
+        max_deliver=3,
+        backoff_s=(0.1, 0.1),
+    )
+    worker = await bus.start_worker(spec)
+    await bus.submit(spec.subject, PurgeJob(tenant_id=tenant), msg_id=tenant)
+    await bus.submit(spec.subject, PurgeJob(tenant_id=tenant), msg_id=tenant)  # deduplicated
+    reason = await asyncio.wait_for(exhausted.get(), 10)
+    await worker.stop(1)
+    assert attempts == [1, 2, 3]
+    assert "flaky" in reason
+
+
+async def test_worker_terms_poison_at_once(bus: Bus) -> None:
+    tenant = f"t{uuid.uuid4().hex[:8]}"
+    calls: list[int] = []
+    exhausted: asyncio.Queue[str] = asyncio.Queue()
+
+    async def handle(job: PurgeJob, ctx: JobContext) -> None:
+        calls.append(ctx.attempt)
+        raise PermanentJobError("unreadable")
+
+    async def on_exhausted(job: PurgeJob, reason: str) -> None:
+        await exhausted.put(reason)
+
+    spec = WorkerSpec(
+        durable=f"test-{tenant}",
+        subject=f"ragapi.jobs.test.{tenant}",
+        model=PurgeJob,
+        handle=handle,
+        on_exhausted=on_exhausted,
+    )
+    worker = await bus.start_worker(spec)
+    await bus.submit(spec.subject, PurgeJob(tenant_id=tenant), msg_id=tenant)
+    assert await asyncio.wait_for(exhausted.get(), 10) == "unreadable"
+    await asyncio.sleep(0.3)
+    await worker.stop(1)
+    assert calls == [1]
+
+
+async def _chunks(data: bytes, size: int) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+async def test_file_store_streams_both_ways(bus: Bus) -> None:
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    name = f"t/{uuid.uuid4().hex}"
+    assert await bus.files.write(name, _chunks(data, 100_000)) == len(data)
+    digest = hashlib.sha256()
+    async for chunk in bus.files.read(name):
+        assert len(chunk) <= 128 * 1024
+        digest.update(chunk)
+    assert digest.digest() == hashlib.sha256(data).digest()
+    assert await bus.files.delete(name)
+    with pytest.raises(NotFound):
+        await bus.files.read_bytes(name)

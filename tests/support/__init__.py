@@ -1,0 +1,1 @@
+"""Test helpers: real servers started on free ports, fake model providers over HTTP."""
