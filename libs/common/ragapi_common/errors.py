@@ -9,6 +9,7 @@
     ├── UnsupportedMediaType         415 unsupported_media_type
     ├── ValidationFailed             422 validation_failed (details list each field)
     ├── RateLimited                  429 rate_limited (+ Retry-After)
+    ├── ProviderRejected             502 provider_rejected (a model provider refused a call)
     ├── DependencyUnavailable        503 dependency_unavailable (+ Retry-After)
     │   └── CircuitOpen              503 circuit_open
     └── DeadlineExceeded             504 deadline_exceeded
@@ -110,6 +111,13 @@ class RateLimited(RagapiError):
     code = "rate_limited"
 
 
+class ProviderRejected(RagapiError):
+    """A model provider answered a 4xx other than 429: retrying cannot help."""
+
+    status = 502
+    code = "provider_rejected"
+
+
 class DependencyUnavailable(RagapiError):
     status = 503
     code = "dependency_unavailable"
@@ -136,6 +144,7 @@ _BY_CODE: dict[str, type[RagapiError]] = {
         UnsupportedMediaType,
         ValidationFailed,
         RateLimited,
+        ProviderRejected,
         DependencyUnavailable,
         CircuitOpen,
         DeadlineExceeded,

@@ -14,7 +14,7 @@ async def open_redis(url: str, *, max_connections: int, metrics: Metrics | None 
     pool = ConnectionPool.from_url(
         url, max_connections=max_connections, decode_responses=False, health_check_interval=30
     )
-    client = Redis(connection_pool=pool)
+    client = Redis.from_pool(pool)  # the client owns the pool: aclose() closes both
     try:
         await client.ping()
     except (RedisError, OSError) as exc:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.types import Receive, Scope, Send
@@ -46,6 +46,8 @@ class EventStreamResponse:
 
     ``ping_s`` sends a comment when the producer is silent that long, so idle
     proxies keep the connection open. A client disconnect cancels the producer.
+    ``on_close`` runs once the response ends however it ends (even when the
+    producer never started), to release what the stream held.
     """
 
     def __init__(
@@ -54,9 +56,11 @@ class EventStreamResponse:
         *,
         headers: Mapping[str, str] | None = None,
         ping_s: float | None = 15.0,
+        on_close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.chunks = chunks
         self.ping_s = ping_s
+        self.on_close = on_close
         self.headers = {**_HEADERS, **(headers or {}), "content-type": MEDIA_TYPE}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -80,6 +84,8 @@ class EventStreamResponse:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if self.on_close is not None:
+                await self.on_close()
         for task in done:
             error = task.exception()
             if error is not None:

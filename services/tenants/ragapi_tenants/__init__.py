@@ -1,0 +1,1 @@
+"""The tenants service: tenant records, API keys and per-tenant config, in Redis."""
