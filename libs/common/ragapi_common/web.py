@@ -52,10 +52,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    body = {"error": {"code": "internal_error", "message": "internal error (a bug: see logs)"}}
-    return JSONResponse(body, status_code=500)
+_INTERNAL_ERROR = {
+    "error": {"code": "internal_error", "message": "internal error (a bug: see logs)"}
+}
 
 
 async def read_json(request: Request, model: type[BaseModel]) -> Any:
@@ -86,28 +85,34 @@ class ObservedApp:
         headers = dict(scope.get("headers") or [])
         request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
         token = request_id_var.set(request_id)
-        status = 500
-        started = time.perf_counter()
+        status, started = 500, False
+        began = time.perf_counter()
         in_flight = self.metrics.http_in_flight.labels(self.service)
         in_flight.inc()
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
+            nonlocal started
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started = message["status"], True
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # A bug: log it once, answer the contract's 500 (with the request id) if we still can.
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            if status == 500 and not started:
+                await JSONResponse(_INTERNAL_ERROR, status_code=500)(scope, receive, send_with_id)
         finally:
             in_flight.dec()
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             self.metrics.http_latency.labels(
                 self.service, scope["method"], template, str(status)
-            ).observe(time.perf_counter() - started)
+            ).observe(time.perf_counter() - began)
             request_id_var.reset(token)
 
 
@@ -150,7 +155,6 @@ def build_app(
         exception_handlers={
             RagapiError: _ragapi_error,
             HTTPException: _http_error,
-            Exception: _unexpected,
         },
     )
     app.add_middleware(ObservedApp, service=service, metrics=metrics)
