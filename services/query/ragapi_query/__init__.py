@@ -1,0 +1,1 @@
+"""The query service: answers with references, SSE streaming, OpenAI-compatible chat, graph."""

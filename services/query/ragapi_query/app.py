@@ -1,0 +1,122 @@
+"""``create_app``: the query service as a Starlette app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from prometheus_client import Counter, Gauge
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+
+from ragapi_common.auth import TenantAuth
+from ragapi_common.bus import Bus
+from ragapi_common.contracts import subjects
+from ragapi_common.contracts.payloads import TenantEvent
+from ragapi_common.logs import configure_logging
+from ragapi_common.metrics import LoopLagMonitor, Metrics
+from ragapi_common.rag.api import RagRegistry
+from ragapi_common.ratelimit import RateLimiter
+from ragapi_common.redis_pool import open_redis
+from ragapi_common.web import Slot, build_app, dependency_checks
+
+from .limits import Admission
+from .openapi_doc import openapi
+from .routes import QueryRoutes
+from .runner import QueryRunner
+from .settings import QuerySettings
+
+log = logging.getLogger(__name__)
+_EVICTING = (subjects.EVENT_TENANT_UPDATED, subjects.EVENT_TENANT_DELETED)
+
+
+def create_app(
+    settings: QuerySettings, *, metrics: Metrics | None = None, rag: RagRegistry | None = None
+) -> Starlette:
+    """The query API. Given a ``rag`` registry it uses it and leaves closing it to its owner
+    (``ragapi up`` shares one with ingest); without one it opens and closes its own."""
+    metrics = metrics or Metrics()
+    outcomes = Counter(
+        "ragapi_queries_total",
+        "Queries by kind (mode or graph) and outcome (ok, cancelled, or the error code).",
+        ["kind", "outcome"],
+        registry=metrics.registry,
+    )
+    in_flight = Gauge(
+        "ragapi_queries_in_flight", "Queries holding an admission slot.", registry=metrics.registry
+    )
+    bus_slot: Slot[Bus] = Slot("nats")
+    redis_slot: Slot[Redis] = Slot("redis")
+    auth_slot: Slot[TenantAuth] = Slot("tenant auth")
+    runner_slot: Slot[QueryRunner] = Slot("query runner")
+    routes = QueryRoutes(auth_slot, runner_slot, ping_s=settings.sse_ping_s)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        configure_logging(settings.service_name, settings.log_level, json_lines=settings.log_json)
+        async with AsyncExitStack() as stack:
+            redis = await open_redis(
+                settings.redis_url, max_connections=settings.redis_max_connections, metrics=metrics
+            )
+            stack.push_async_callback(redis.aclose)
+            bus = await Bus.connect(settings.nats_url, name=settings.service_name)
+            stack.push_async_callback(bus.close)
+            registry = rag
+            if registry is None:
+                registry = await open_registry(settings, metrics)
+                stack.push_async_callback(registry.close)
+            auth = TenantAuth(bus, ttl_s=settings.auth_cache_ttl_s)
+            await auth.start()
+            await bus.subscribe(subjects.EVENT_TENANT_ANY, TenantEvent, _evictor(registry))
+            admission = Admission(
+                per_tenant=settings.max_in_flight_per_tenant,
+                total=settings.max_in_flight,
+                retry_after_s=settings.busy_retry_after_s,
+                gauge=in_flight,
+            )
+            runner = QueryRunner(
+                settings,
+                rag=registry,
+                limiter=RateLimiter(redis),
+                admission=admission,
+                outcomes=outcomes,
+            )
+            lag = LoopLagMonitor(metrics, settings.loop_lag_interval_s)
+            lag.start()
+            stack.push_async_callback(lag.stop)
+            bus_slot.set(bus)
+            redis_slot.set(redis)
+            auth_slot.set(auth)
+            runner_slot.set(runner)
+            try:
+                yield
+            finally:
+                for slot in (runner_slot, auth_slot, bus_slot, redis_slot):
+                    slot.set(None)
+
+    return build_app(
+        service=settings.service_name,
+        routes=list(routes.routes()),
+        lifespan=lifespan,
+        metrics=metrics,
+        readiness=dependency_checks(bus_slot, redis_slot),
+        openapi=openapi().document(),
+    )
+
+
+def _evictor(registry: RagRegistry) -> Callable[[str, TenantEvent], Awaitable[None]]:
+    """Updated or deleted tenants lose their cached instance (rebuilt on next use)."""
+
+    async def on_event(subject: str, event: TenantEvent) -> None:
+        if subject in _EVICTING:
+            await registry.evict(event.tenant_id)
+
+    return on_event
+
+
+async def open_registry(settings: QuerySettings, metrics: Metrics) -> RagRegistry:
+    """This process's own registry of tenant instances, from the LightRAG adapter."""
+    from ragapi_common.rag import registry  # heavy: imported only when owned
+
+    return await registry.open_registry(settings, metrics=metrics)
