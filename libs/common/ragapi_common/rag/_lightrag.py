@@ -31,7 +31,8 @@ from lightrag.operate import kg_query, naive_query  # noqa: E402
 from lightrag.utils import EmbeddingFunc, TiktokenTokenizer, Tokenizer  # noqa: E402
 
 # LightRAG logs every pipeline step at INFO; ragapi logs outcomes itself.
-logging.getLogger("lightrag").setLevel(logging.WARNING)
+for _logger in ("lightrag", "nano-vectordb"):
+    logging.getLogger(_logger).setLevel(logging.WARNING)
 
 #: Storage class names per ``RAGAPI_STORAGE_PROFILE``.
 STORAGES: dict[str, dict[str, str]] = {

@@ -56,4 +56,3 @@ class CachedTokenizer(OfflineTokenizer):
     def __deepcopy__(self, memo: dict[int, Any]) -> CachedTokenizer:
         # LightRAG deep-copies its config; one shared thread-safe instance is the point.
         return self
-

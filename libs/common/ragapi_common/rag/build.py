@@ -1,0 +1,113 @@
+"""Building one tenant's LightRAG instance from its effective config."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ragapi_common.errors import RagapiError
+from ragapi_common.models import Embedder, LlmClient, Reranker
+from ragapi_common.settings import CommonSettings
+from ragapi_common.tenancy import Effective
+
+from . import content, functions
+from ._lightrag import STORAGES, LightRAG
+from .marker import ensure_embedder
+from .tenant import Capabilities, LightRagTenant
+from .tokenizer import CachedTokenizer
+
+#: ``(tenant_id, effective config) -> the embedder its index uses``
+EmbedderFor = Callable[[str, Effective], Embedder]
+
+#: USE-multilingual similarities of related passages sit lower than OpenAI's.
+COSINE_THRESHOLD = 0.1
+
+
+def embedders(local: Embedder, remote: EmbedderFor) -> EmbedderFor:
+    """The bundled ``local`` embedder unless the tenant configures an endpoint."""
+
+    def choose(tenant_id: str, effective: Effective) -> Embedder:
+        return remote(tenant_id, effective) if effective.embedding.configured else local
+
+    return choose
+
+
+@dataclass(frozen=True)
+class Models:
+    """The process's shared model clients (the registry's caller owns them)."""
+
+    llm: LlmClient
+    embedder_for: EmbedderFor
+    reranker: Reranker | None = None
+
+
+def _describer(models: Models, tenant_id: str, effective: Effective) -> content.Describer | None:
+    if not effective.vlm.configured:
+        return None
+
+    async def describe(data: bytes, mime: str, caption: str) -> str:
+        parts: Any = [
+            {"type": "text", "text": content.vlm_prompt(caption)},
+            {"type": "image_url", "image_url": {"url": content.data_url(data, mime)}},
+        ]
+        # LlmClient sends message contents verbatim; a VLM takes OpenAI content parts.
+        messages = [{"role": "user", "content": parts}]
+        return await models.llm.complete(tenant_id, effective.vlm, effective.llm_limits, messages)
+
+    return describe
+
+
+def _lightrag_kwargs(
+    settings: CommonSettings, tenant_id: str, effective: Effective, models: Models,
+    embedder: Embedder, tokenizer: CachedTokenizer,
+) -> dict[str, Any]:  # fmt: skip
+    rerank = models.reranker is not None and effective.rerank.configured
+    llm = (
+        functions.llm_function(models.llm, tenant_id, effective)
+        if effective.llm.configured
+        else functions.no_llm_function()
+    )
+    return {
+        "working_dir": str(settings.tenants_dir),
+        "workspace": tenant_id,
+        **STORAGES[settings.storage_profile],
+        "tokenizer": tokenizer,
+        "llm_model_func": llm,
+        "llm_model_name": effective.llm.model or "none",
+        "embedding_func": functions.embedding_function(embedder, functions.QueryEmbeddingCache()),
+        "rerank_model_func": (
+            functions.rerank_function(models.reranker, tenant_id, effective)
+            if rerank and models.reranker is not None
+            else None
+        ),
+        "enable_llm_cache": True,
+        "enable_llm_cache_for_entity_extract": True,
+        "cosine_better_than_threshold": COSINE_THRESHOLD,
+    }
+
+
+async def build_tenant(
+    settings: CommonSettings,
+    tenant_id: str,
+    effective: Effective,
+    models: Models,
+    tokenizer: CachedTokenizer,
+) -> LightRagTenant:
+    """A ready (storages initialized) instance; refuses an index of another embedder."""
+    if settings.storage_profile not in STORAGES:
+        raise RagapiError(f"storage profile {settings.storage_profile!r} is not available")
+    embedder = models.embedder_for(tenant_id, effective)
+    await ensure_embedder(settings.tenants_dir / tenant_id, embedder.id, embedder.dim)
+    kwargs = _lightrag_kwargs(settings, tenant_id, effective, models, embedder, tokenizer)
+    # The constructor creates directories and reaps temp files: file I/O, off the loop.
+    rag = await asyncio.to_thread(lambda: LightRAG(**kwargs))
+    await rag.initialize_storages()
+    capabilities = Capabilities(
+        llm=effective.llm.configured,
+        rerank=kwargs["rerank_model_func"] is not None,
+        default_mode=effective.query_mode,
+        default_top_k=effective.top_k,
+    )
+    return LightRagTenant(tenant_id, rag, capabilities, _describer(models, tenant_id, effective))

@@ -1,0 +1,153 @@
+"""The per-process LRU of tenant instances (:class:`~ragapi_common.rag.api.RagRegistry`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import aiofiles.os
+
+from ragapi_common.contracts.payloads import TenantContext
+from ragapi_common.settings import CommonSettings
+from ragapi_common.tenancy import resolve
+
+from .build import Models, build_tenant
+from .tenant import LightRagTenant
+from .tokenizer import CachedTokenizer
+from .workspace import reset_workspace_state
+
+
+@dataclass
+class _Entry:
+    fingerprint: str
+    tenant: LightRagTenant
+
+
+class Registry:
+    """One LightRAG instance per tenant, created once on first use, evicted when idle.
+
+    ``max_instances`` bounds memory (least recently used idle instances go
+    first); a sweeper task evicts instances idle for ``idle_s``. An evicted
+    workspace's shared in-memory state is reset, so the next use reloads
+    from storage.
+    """
+
+    def __init__(
+        self,
+        settings: CommonSettings,
+        models: Models,
+        *,
+        max_instances: int = 64,
+        idle_s: float = 900.0,
+        sweep_interval_s: float = 30.0,
+    ) -> None:
+        self._settings = settings
+        self._models = models
+        self._max = max_instances
+        self._idle_s = idle_s
+        self._sweep_interval_s = sweep_interval_s
+        self._tokenizer = CachedTokenizer()
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+
+    @property
+    def tokenizer(self) -> CachedTokenizer:
+        return self._tokenizer
+
+    def loaded(self) -> list[str]:
+        return list(self._entries)
+
+    def _lock(self, tenant_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(tenant_id, asyncio.Lock())
+
+    async def get(self, tenant: TenantContext) -> LightRagTenant:
+        self._start_sweeper()
+        fingerprint = tenant.config.model_dump_json()
+        entry = self._entries.get(tenant.tenant_id)
+        if entry is None or entry.fingerprint != fingerprint:
+            async with self._lock(tenant.tenant_id):
+                entry = await self._load(tenant, fingerprint)
+        self._entries.move_to_end(tenant.tenant_id)
+        entry.tenant.last_used = time.monotonic()
+        return entry.tenant
+
+    async def _load(self, tenant: TenantContext, fingerprint: str) -> _Entry:
+        """Under the tenant's lock: reuse, rebuild (config changed) or create."""
+        entry = self._entries.get(tenant.tenant_id)
+        if entry is not None and entry.fingerprint == fingerprint:
+            return entry
+        if entry is not None:
+            await self._unload(tenant.tenant_id)
+        effective = resolve(self._settings, tenant.config)
+        built = await build_tenant(
+            self._settings, tenant.tenant_id, effective, self._models, self._tokenizer
+        )
+        entry = _Entry(fingerprint, built)
+        self._entries[tenant.tenant_id] = entry
+        await self._shrink()
+        return entry
+
+    async def _unload(self, tenant_id: str) -> None:
+        entry = self._entries.pop(tenant_id, None)
+        if entry is not None:
+            await entry.tenant.close()
+        reset_workspace_state(tenant_id)
+
+    async def _shrink(self) -> None:
+        """Evict least recently used idle instances beyond the size bound."""
+        excess = len(self._entries) - self._max
+        for tenant_id in list(self._entries):
+            if excess <= 0:
+                return
+            if not self._entries[tenant_id].tenant.active:
+                await self.evict(tenant_id)
+                excess -= 1
+
+    async def evict(self, tenant_id: str) -> None:
+        async with self._lock(tenant_id):
+            await self._unload(tenant_id)
+
+    async def drop(self, tenant_id: str) -> None:
+        async with self._lock(tenant_id):
+            entry = self._entries.pop(tenant_id, None)
+            if entry is not None:
+                await entry.tenant.drop()
+            reset_workspace_state(tenant_id)
+            directory = self._settings.tenants_dir / tenant_id
+            if await aiofiles.os.path.isdir(directory):
+                await asyncio.to_thread(shutil.rmtree, directory, ignore_errors=True)
+
+    async def sweep(self) -> list[str]:
+        """Evict every instance idle for longer than ``idle_s``; returns their ids."""
+        cutoff = time.monotonic() - self._idle_s
+        stale = [
+            tenant_id
+            for tenant_id, entry in self._entries.items()
+            if not entry.tenant.active and entry.tenant.last_used < cutoff
+        ]
+        for tenant_id in stale:
+            await self.evict(tenant_id)
+        return stale
+
+    def _start_sweeper(self) -> None:
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.create_task(self._sweep_forever(), name="rag-sweeper")
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._sweep_interval_s)
+            await self.sweep()
+
+    async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+        for tenant_id in list(self._entries):
+            await self.evict(tenant_id)

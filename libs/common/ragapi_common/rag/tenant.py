@@ -1,0 +1,195 @@
+"""One tenant's LightRAG instance behind :class:`~ragapi_common.rag.api.TenantRag`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from ragapi_common.errors import Conflict, RagapiError
+
+from . import answers, content
+from ._lightrag import DocStatus, LightRAG
+from .api import Answer, Graph, IndexReport, Question, Retrieval, StreamedAnswer
+from .sources import source_of
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the tenant's config lets this instance do."""
+
+    llm: bool
+    rerank: bool
+    default_mode: str
+    default_top_k: int
+
+
+class LightRagTenant:
+    """Serializes writes (one writer per tenant), counts readers for safe eviction."""
+
+    def __init__(
+        self,
+        tenant_id: str,
+        rag: LightRAG,
+        capabilities: Capabilities,
+        describer: content.Describer | None = None,
+    ) -> None:
+        self.tenant_id = tenant_id
+        self.rag = rag
+        self.capabilities = capabilities
+        self._describer = describer
+        self.last_used = time.monotonic()
+        self._writer = asyncio.Lock()
+        self._active = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @property
+    def active(self) -> int:
+        return self._active
+
+    @asynccontextmanager
+    async def _in_use(self) -> AsyncIterator[None]:
+        self._active += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._active -= 1
+            self.last_used = time.monotonic()
+            if not self._active:
+                self._idle.set()
+
+    # --- writes --------------------------------------------------------------------------
+    async def insert_text(self, doc_id: str, name: str, text: str) -> IndexReport:
+        if not text.strip():
+            raise RagapiError(f"document {doc_id} has no text to index")
+        return await self._insert(doc_id, name, text, process_options="")
+
+    async def insert_content(
+        self, doc_id: str, name: str, items: list[dict[str, Any]], assets: dict[str, bytes]
+    ) -> IndexReport:
+        described = await content.describe_images(self._describer, items, assets)
+        text = content.render(described)
+        if not text.strip():
+            raise RagapiError(f"document {doc_id} has no content to index")
+        return await self._insert(doc_id, name, text, process_options="")
+
+    async def _insert(self, doc_id: str, name: str, text: str, process_options: str) -> IndexReport:
+        if not self.capabilities.llm:
+            process_options += "!"  # chunk and embed only: no graph extraction
+        async with self._in_use(), self._writer:
+            report = await self._already_indexed(doc_id, text)
+            if report is not None:
+                return report
+            await self._delete_leftovers(doc_id)
+            await self.rag.apipeline_enqueue_documents(
+                text, ids=[doc_id], file_paths=[source_of(doc_id, name)],
+                process_options=process_options,
+            )  # fmt: skip
+            await self.rag.apipeline_process_enqueue_documents()
+            return await self._report(doc_id)
+
+    async def _already_indexed(self, doc_id: str, text: str) -> IndexReport | None:
+        """The earlier attempt's report when it finished with this very text."""
+        status = await self.rag.doc_status.get_by_id(doc_id)
+        if not status or status.get("status") != DocStatus.PROCESSED:
+            return None
+        stored = await self.rag.full_docs.get_by_id(doc_id) or {}
+        if stored.get("content") not in (None, text):
+            return None
+        return await self._report(doc_id)
+
+    async def _delete_leftovers(self, doc_id: str) -> None:
+        """Remove whatever a previous attempt left (failed, half-processed, other text)."""
+        if await self.rag.doc_status.get_by_id(doc_id):
+            await self._delete_document(doc_id)
+
+    async def _report(self, doc_id: str) -> IndexReport:
+        status = await self.rag.doc_status.get_by_id(doc_id) or {}
+        if status.get("status") != DocStatus.PROCESSED:
+            message = status.get("error_msg") or f"status {status.get('status')}"
+            if "duplicate" in str(message).lower() or "duplicate" in str(status).lower():
+                raise Conflict(f"document {doc_id} duplicates an indexed document: {message}")
+            raise RagapiError(f"indexing document {doc_id} failed: {message}")
+        entities = await self.rag.full_entities.get_by_id(doc_id) or {}
+        relations = await self.rag.full_relations.get_by_id(doc_id) or {}
+        return IndexReport(
+            chunks=int(status.get("chunks_count") or 0),
+            entities=len(entities.get("entity_names") or ()),
+            relations=len(relations.get("relation_pairs") or ()),
+            llm=self.capabilities.llm,
+        )
+
+    async def delete(self, doc_id: str) -> None:
+        async with self._in_use(), self._writer:
+            await self._delete_document(doc_id)
+
+    async def _delete_document(self, doc_id: str) -> None:
+        result = await self.rag.adelete_by_doc_id(doc_id, delete_llm_cache=True)
+        if result.status not in ("success", "not_found"):
+            raise RagapiError(f"deleting document {doc_id} failed: {result.message}")
+
+    # --- reads ---------------------------------------------------------------------------
+    async def retrieve(self, question: Question) -> Retrieval:
+        async with self._in_use():
+            return await answers.retrieve(self, question)
+
+    async def answer(self, question: Question) -> Answer:
+        async with self._in_use():
+            return await answers.answer(self, question)
+
+    async def answer_stream(self, question: Question) -> StreamedAnswer:
+        async with self._in_use():
+            streamed = await answers.answer_stream(self, question)
+        return StreamedAnswer(
+            references=streamed.references,
+            deltas=self._held(streamed.deltas),
+            llm=streamed.llm,
+        )
+
+    async def _held(self, deltas: AsyncIterator[str]) -> AsyncIterator[str]:
+        """Keeps the instance in use (not evicted) while the consumer reads the stream."""
+        async with self._in_use():
+            try:
+                async for delta in deltas:
+                    yield delta
+            finally:
+                aclose = getattr(deltas, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+
+    async def graph(self, label: str | None, max_depth: int, max_nodes: int) -> Graph:
+        async with self._in_use():
+            graph = await self.rag.get_knowledge_graph(label or "*", max_depth, max_nodes)
+        return Graph(
+            nodes=[node.model_dump() for node in graph.nodes],
+            edges=[edge.model_dump() for edge in graph.edges],
+        )
+
+    # --- lifecycle -----------------------------------------------------------------------
+    async def close(self) -> None:
+        """Wait for in-flight work, then flush and close the storages."""
+        async with self._writer:
+            await self._idle.wait()
+            await self.rag.finalize_storages()
+
+    async def drop(self) -> None:
+        """Delete every stored record of the tenant (storages' own ``drop``)."""
+        async with self._writer:
+            await self._idle.wait()
+            for storage in _storages(self.rag):
+                await storage.drop()
+            await self.rag.finalize_storages()
+
+
+def _storages(rag: LightRAG) -> list[Any]:
+    return [
+        rag.full_docs, rag.text_chunks, rag.full_entities, rag.full_relations,
+        rag.entity_chunks, rag.relation_chunks, rag.entities_vdb, rag.relationships_vdb,
+        rag.chunks_vdb, rag.chunk_entity_relation_graph, rag.llm_response_cache,
+        rag.doc_status,
+    ]  # fmt: skip
