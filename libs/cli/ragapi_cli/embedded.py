@@ -132,8 +132,8 @@ async def _log_tail(path: Path, lines: int = 15) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-async def _wait_ready(child: ChildServer, probe: bytes, expect: bytes, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
+async def _wait_ready(child: ChildServer, probe: bytes, expect: bytes, wait_s: float) -> None:
+    deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if child.process.returncode is not None:
             break
@@ -144,13 +144,13 @@ async def _wait_ready(child: ChildServer, probe: bytes, expect: bytes, timeout: 
     state = (
         f"exited with {child.process.returncode}"
         if child.process.returncode is not None
-        else f"not answering after {timeout:.0f} s"
+        else f"not answering after {wait_s:.0f} s"
     )
     tail = await _log_tail(child.log_file)
     raise EmbeddedServerError(f"{child.name} {state}; end of {child.log_file}:\n{tail}")
 
 
-async def start_nats(data_dir: Path, *, port: int = 0, timeout: float = 20.0) -> ChildServer:
+async def start_nats(data_dir: Path, *, port: int = 0, wait_s: float = 20.0) -> ChildServer:
     """``nats-server`` with JetStream, its store under ``<data_dir>/nats``."""
     store = data_dir / "nats"
     await aiofiles.os.makedirs(store, exist_ok=True)
@@ -160,14 +160,14 @@ async def start_nats(data_dir: Path, *, port: int = 0, timeout: float = 20.0) ->
     argv += ["-sd", str(store), "-l", str(log_file)]
     child = await _spawn("nats-server", argv, port, f"nats://127.0.0.1:{port}", log_file)
     try:
-        await _wait_ready(child, b"", b"INFO", timeout)
+        await _wait_ready(child, b"", b"INFO", wait_s)
     except BaseException:
         await child.stop(grace=2)
         raise
     return child
 
 
-async def start_redis(data_dir: Path, *, port: int = 0, timeout: float = 20.0) -> ChildServer:
+async def start_redis(data_dir: Path, *, port: int = 0, wait_s: float = 20.0) -> ChildServer:
     """``redis-server`` with an append-only file (fsync every second) under ``<data_dir>/redis``."""
     work = data_dir / "redis"
     await aiofiles.os.makedirs(work, exist_ok=True)
@@ -179,7 +179,7 @@ async def start_redis(data_dir: Path, *, port: int = 0, timeout: float = 20.0) -
     child = await _spawn("redis-server", argv, port, f"redis://127.0.0.1:{port}/0", log_file)
     try:
         # Redis accepts connections while it replays its AOF (answering -LOADING).
-        await _wait_ready(child, b"PING\r\n", b"+PONG", timeout)
+        await _wait_ready(child, b"PING\r\n", b"+PONG", wait_s)
     except BaseException:
         await child.stop(grace=2)
         raise

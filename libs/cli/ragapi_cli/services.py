@@ -70,10 +70,12 @@ def spec_of(name: str) -> ServiceSpec:
 
 
 def missing_reason(spec: ServiceSpec) -> str | None:
-    """Why the service cannot be imported here (not installed, an extra missing), or None."""
+    """Why the service cannot run here (not installed, an extra missing), or None."""
     try:
         importlib.import_module(f"{spec.package}.app")
         importlib.import_module(f"{spec.package}.settings")
+        if spec.uses_rag:
+            _registry_opener()
     except ImportError as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
@@ -81,6 +83,13 @@ def missing_reason(spec: ServiceSpec) -> str | None:
 
 def open_rag_registry(settings: CommonSettings, metrics: Metrics) -> RagRegistry:
     """The process's LightRAG registry (imported here: only ingest and query need it)."""
-    from ragapi_common.rag.registry import open_registry
+    registry: RagRegistry = _registry_opener()(settings, metrics=metrics)
+    return registry
 
-    return open_registry(settings, metrics=metrics)
+
+def _registry_opener() -> Any:
+    module = importlib.import_module("ragapi_common.rag.registry")
+    opener = getattr(module, "open_registry", None)
+    if opener is None:
+        raise ImportError("ragapi_common.rag.registry has no open_registry")
+    return opener

@@ -1,0 +1,1 @@
+"""The ``ragapi`` command: ``up`` (everything on one port), ``serve`` (one service), clients."""

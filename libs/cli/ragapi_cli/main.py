@@ -1,0 +1,99 @@
+"""``ragapi``: the command line. The only place that calls ``asyncio.run``.
+
+Exit codes: 0 ok; 1 an error (the server's message is printed); 130 stopped
+by a signal during start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ragapi_cli import admin, ask, ingest
+from ragapi_cli.client import ApiError
+from ragapi_cli.embedded import EmbeddedServerError
+from ragapi_cli.lifespan import LifespanFailed
+from ragapi_cli.serve import SplitLocalStorage, run_serve
+from ragapi_cli.services import SERVICE_NAMES
+from ragapi_cli.settings import CliSettings
+from ragapi_cli.up import UpOptions, run_up
+
+Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
+_FAILURES = (
+    ApiError,
+    EmbeddedServerError,
+    LifespanFailed,
+    SplitLocalStorage,
+    OSError,
+    ValueError,
+    ValidationError,
+)
+
+
+async def _up(args: argparse.Namespace) -> int:
+    return await run_up(UpOptions(host=args.host, port=args.port, data_dir=Path(args.data_dir)))
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    return await run_serve(args.service, args.host, args.port)
+
+
+def build_parser(env: CliSettings) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ragapi", description="multi-tenant async RAG API")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = commands.add_parser("up", help="run every service, NATS and Redis on one port")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=8000)
+    up.add_argument("--data-dir", default="./data")
+    up.set_defaults(handler=_up)
+
+    serve = commands.add_parser("serve", help="run one service (one container per service)")
+    serve.add_argument("service", choices=SERVICE_NAMES)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(handler=_serve)
+
+    url_help = "the ragapi URL (RAGAPI_URL)"
+    admin_common = argparse.ArgumentParser(add_help=False)
+    admin_common.add_argument("--url", default=env.url, help=url_help)
+    admin_common.add_argument(
+        "--admin-token", default=env.admin_token.get_secret_value(), help="(RAGAPI_ADMIN_TOKEN)"
+    )
+    tenant_common = argparse.ArgumentParser(add_help=False)
+    tenant_common.add_argument("--url", default=env.url, help=url_help)
+    tenant_common.add_argument(
+        "--tenant-key", default=env.tenant_key.get_secret_value(), help="(RAGAPI_TENANT_KEY)"
+    )
+    admin.add_parsers(commands, admin_common)
+    ingest.add_parser(commands, tenant_common)
+    ask.add_parser(commands, tenant_common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        env = CliSettings()
+    except ValidationError as exc:
+        print(f"ragapi: invalid RAGAPI_* environment: {exc}", file=sys.stderr)
+        return 1
+    args = build_parser(env).parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return asyncio.run(handler(args))
+    except _FAILURES as exc:
+        print(f"ragapi: {exc}", file=sys.stderr, flush=True)
+        return 1
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("ragapi: interrupted", file=sys.stderr, flush=True)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

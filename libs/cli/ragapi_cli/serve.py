@@ -1,0 +1,61 @@
+"""``ragapi serve <service>``: one service app on its own port (one container per service).
+
+The ``local`` storage profile keeps LightRAG's files in this process's memory
+and data directory, so ingest and query must share one process: started
+alone, they refuse to run unless ``RAGAPI_ALLOW_SPLIT_LOCAL=1``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from ragapi_cli.gateway import Mounted
+from ragapi_cli.lifespan import LifespanRunner
+from ragapi_cli.services import open_rag_registry, spec_of
+from ragapi_cli.serving import Stopper, bind, serve
+from ragapi_cli.settings import CliSettings
+from ragapi_common.logs import configure_logging
+from ragapi_common.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+class SplitLocalStorage(RuntimeError):
+    """``serve ingest|query`` with the ``local`` profile: the data would diverge."""
+
+
+def refuse_split_local(service: str, cli: CliSettings) -> None:
+    if cli.storage_profile == "local" and not cli.allow_split_local:
+        raise SplitLocalStorage(
+            f"the 'local' storage profile keeps LightRAG's data inside one process, so "
+            f"'{service}' cannot run as a separate service with it: run everything with "
+            f"'ragapi up', or set RAGAPI_STORAGE_PROFILE=postgres (with RAGAPI_POSTGRES_DSN) "
+            f"for a split deployment"
+        )
+
+
+async def run_serve(service: str, host: str, port: int) -> int:
+    """Serve one service until SIGINT/SIGTERM; 0 after a clean shutdown."""
+    spec = spec_of(service)
+    cli = CliSettings()
+    if spec.uses_rag:
+        refuse_split_local(service, cli)
+    settings = spec.settings()
+    configure_logging(settings.service_name, settings.log_level, json_lines=settings.log_json)
+    metrics = Metrics()
+    sock = bind(host, port)
+    with contextlib.closing(sock), Stopper().installed() as stopper:
+        async with contextlib.AsyncExitStack() as stack:
+            rag = None
+            if spec.uses_rag:
+                rag = open_rag_registry(settings, metrics)
+                stack.push_async_callback(rag.close)
+            app = spec.create_app(settings, metrics=metrics, rag=rag)
+            runner = LifespanRunner(app, spec.name)
+            await runner.startup()
+            stack.push_async_callback(runner.shutdown)
+            mounted = Mounted(spec.name, app, prefixes=(), state=runner.state)
+            log.info("serving %s on %s:%d", spec.name, host, sock.getsockname()[1])
+            await serve(mounted, sock, stopper, grace=settings.shutdown_grace_s)
+    return 0

@@ -1,0 +1,126 @@
+"""Serve an ASGI app with uvicorn inside the current event loop, stopping on SIGINT/SIGTERM.
+
+uvicorn's own signal capture re-raises the signal once it has stopped (the
+process would then die of it, not exit 0), so signals are handled here: the
+first one makes the server stop accepting and finish in-flight requests; a
+second one stops waiting for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import Awaitable, Callable, Iterator
+
+import uvicorn
+from starlette.types import ASGIApp
+
+log = logging.getLogger(__name__)
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.listening = asyncio.Event()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # handled by :class:`Stopper`
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.listening.set()
+
+
+class Stopper:
+    """Turns SIGINT/SIGTERM into a graceful stop of whatever runs now.
+
+    Before the server runs (start-up) a signal cancels the main task, so the
+    exit stacks unwind and every child is stopped. While it runs, the first
+    signal asks uvicorn to stop; a second one forces it.
+    """
+
+    def __init__(self) -> None:
+        self.server: uvicorn.Server | None = None
+        self.requested = False
+        self._main = asyncio.current_task()
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[Stopper]:
+        loop = asyncio.get_running_loop()
+        for sig in _SIGNALS:
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        try:
+            yield self
+        finally:
+            for sig in _SIGNALS:
+                loop.remove_signal_handler(sig)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        log.info("received %s, shutting down", sig.name)
+        self.requested = True
+        server = self.server
+        if server is not None and server.started and not server.should_exit:
+            server.should_exit = True  # stop accepting, finish in-flight requests
+        elif server is not None and server.started:
+            server.force_exit = True  # a second signal: stop waiting for them
+        elif self._main is not None:
+            self._main.cancel()  # starting up or stopping services: unwind now
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before serving so a taken port is a clear error."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+async def serve(
+    app: ASGIApp,
+    sock: socket.socket,
+    stopper: Stopper,
+    *,
+    grace: float,
+    on_started: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Serve until a signal; ``on_started`` runs once the socket accepts connections."""
+    config = uvicorn.Config(
+        app,
+        lifespan="off",  # the caller runs the apps' lifespans around this call
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=max(1, round(grace)),
+        proxy_headers=False,
+    )
+    server = _Server(config)
+    stopper.server = server
+    watcher = asyncio.create_task(_after_start(server, on_started), name="after-start")
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        stopper.server = None
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        sock.close()
+
+
+async def _after_start(server: _Server, on_started: Callable[[], Awaitable[None]] | None) -> None:
+    await server.listening.wait()
+    if on_started is not None:
+        try:
+            await on_started()
+        except Exception:
+            log.exception("the start-up announcement failed")

@@ -1,0 +1,25 @@
+"""The CLI's settings: the common ones plus what only the command line needs."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+
+from ragapi_common.settings import CommonSettings
+
+
+class CliSettings(CommonSettings):
+    """``RAGAPI_URL`` and ``RAGAPI_TENANT_KEY`` for the client commands.
+
+    ``RAGAPI_ALLOW_SPLIT_LOCAL=1`` lets ``ragapi serve ingest|query`` start with
+    the ``local`` storage profile anyway: only for tests and for a single
+    process that really is alone on its data directory.
+    """
+
+    service_name: str = "ragapi"
+    url: str = "http://127.0.0.1:8000"
+    tenant_key: SecretStr = SecretStr("")
+    allow_split_local: bool = False
+
+    def given(self, field: str) -> bool:
+        """True when the environment (or a caller) set ``field`` explicitly."""
+        return field in self.model_fields_set

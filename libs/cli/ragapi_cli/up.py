@@ -1,0 +1,162 @@
+"""``ragapi up``: NATS, Redis and the four services in one process behind one port.
+
+Start-up: credentials (generated and saved when unset), embedded servers
+(when no URL is given), one LightRAG registry shared by ingest and query,
+the services' lifespans, then uvicorn. Shutdown runs the same steps in
+reverse: stop accepting and finish in-flight requests, stop the services
+(workers, NATS drain, pools), close the registry, stop the child servers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ragapi_cli.embedded import embedded_servers
+from ragapi_cli.gateway import Gateway, Mounted
+from ragapi_cli.services import SERVICES, ServiceSpec, missing_reason, open_rag_registry
+from ragapi_cli.serving import Stopper, bind, serve
+from ragapi_cli.settings import CliSettings
+from ragapi_cli.state import (
+    Credentials,
+    default_tenant_done,
+    load_credentials,
+    mark_default_tenant_done,
+)
+from ragapi_common.logs import configure_logging
+from ragapi_common.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TENANT = "default"
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    host: str
+    port: int
+    data_dir: Path
+
+
+def say(text: str) -> None:
+    """What the person at the terminal reads (logs go to stderr)."""
+    print(text, flush=True)
+
+
+async def run_up(options: UpOptions) -> int:
+    """Run everything until SIGINT/SIGTERM; 0 after a clean shutdown."""
+    env = CliSettings(data_dir=options.data_dir)
+    configure_logging("ragapi", env.log_level, json_lines=env.log_json)
+    data_dir = options.data_dir.resolve()
+    creds = await load_credentials(
+        data_dir,
+        admin_token=env.admin_token.get_secret_value(),
+        secret_key=env.secret_key.get_secret_value(),
+    )
+    available, skipped = _available_services()
+    sock = bind(options.host, options.port)
+    with contextlib.closing(sock), Stopper().installed() as stopper:
+        async with contextlib.AsyncExitStack() as stack:
+            endpoints = await stack.enter_async_context(
+                embedded_servers(
+                    data_dir,
+                    nats_url=env.nats_url if env.given("nats_url") and env.nats_url else None,
+                    redis_url=env.redis_url if env.given("redis_url") and env.redis_url else None,
+                    grace=env.shutdown_grace_s,
+                )
+            )
+            overrides: dict[str, Any] = {
+                "nats_url": endpoints.nats_url,
+                "redis_url": endpoints.redis_url,
+                "data_dir": data_dir,
+                "admin_token": creds.admin_token,
+                "secret_key": creds.secret_key,
+            }
+            gateway = _build_gateway(available, overrides, stack)
+            await stack.enter_async_context(gateway.running())
+            url = _public_url(options.host, sock.getsockname()[1])
+
+            async def announce() -> None:
+                await _announce(gateway, url, data_dir, creds, skipped)
+
+            await serve(gateway, sock, stopper, grace=env.shutdown_grace_s, on_started=announce)
+            log.info("server stopped; stopping services")
+    log.info("ragapi stopped")
+    return 0
+
+
+def _available_services() -> tuple[list[ServiceSpec], dict[str, str]]:
+    available: list[ServiceSpec] = []
+    skipped: dict[str, str] = {}
+    for spec in SERVICES:
+        reason = missing_reason(spec)
+        if reason is None:
+            available.append(spec)
+        else:
+            log.warning("service %s is not available: %s", spec.name, reason)
+            skipped[spec.name] = reason
+    return available, skipped
+
+
+def _build_gateway(
+    specs: list[ServiceSpec], overrides: dict[str, Any], stack: contextlib.AsyncExitStack
+) -> Gateway:
+    """One Metrics for all apps; one LightRAG registry shared by ingest and query."""
+    metrics = Metrics()
+    rag = None
+    if any(spec.uses_rag for spec in specs):
+        rag_settings = specs[0].settings(**overrides)
+        rag = open_rag_registry(rag_settings, metrics)
+        stack.push_async_callback(rag.close)
+    mounted = []
+    for spec in specs:
+        settings = spec.settings(**overrides)
+        app = spec.create_app(settings, metrics=metrics, rag=rag)
+        mounted.append(Mounted(spec.name, app, spec.prefixes))
+    return Gateway(mounted, metrics=metrics)
+
+
+def _public_url(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104 - a comparison
+    shown = f"[{shown}]" if ":" in shown else shown
+    return f"http://{shown}:{port}"
+
+
+async def _announce(
+    gateway: Gateway, url: str, data_dir: Path, creds: Credentials, skipped: dict[str, str]
+) -> None:
+    say(f"ragapi is up at {url}  (API: {url}/openapi.json, ready: {url}/readyz)")
+    saved = f"saved in {data_dir / 'secrets.json'}" if creds.generated else "from the data dir"
+    say(f"admin token: {creds.admin_token}  ({saved} unless RAGAPI_ADMIN_TOKEN is set)")
+    for name, reason in skipped.items():
+        say(f"not running: {name} ({reason})")
+    if "tenants" in skipped or await default_tenant_done(data_dir):
+        return
+    api_key = await _create_default_tenant(gateway, creds.admin_token)
+    await mark_default_tenant_done(data_dir)
+    if api_key is None:
+        say(f"tenant {DEFAULT_TENANT!r} already exists")
+        return
+    say(f"default tenant: {DEFAULT_TENANT}")
+    say(f"default tenant API key: {api_key}  (shown once: keep it, it is stored only hashed)")
+
+
+async def _create_default_tenant(gateway: Gateway, admin_token: str) -> str | None:
+    """POST the tenant through the gateway in-process; None when it exists already."""
+    transport = httpx.ASGITransport(app=gateway)
+    headers = {"authorization": f"Bearer {admin_token}"}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://ragapi", headers=headers, timeout=30
+    ) as client:
+        body = {"id": DEFAULT_TENANT, "name": "Default tenant", "config": {}}
+        answer = await client.post("/v1/tenants", json=body)
+    if answer.status_code == 409:
+        return None
+    answer.raise_for_status()
+    key: str = answer.json()["api_key"]
+    return key
