@@ -64,7 +64,7 @@ def create_app(
             stack.push_async_callback(bus.close)
             registry = rag
             if registry is None:
-                registry = await open_registry(settings, metrics)
+                registry = _own_registry(settings, metrics)
                 stack.push_async_callback(registry.close)
             auth = TenantAuth(bus, ttl_s=settings.auth_cache_ttl_s)
             await auth.start()
@@ -115,8 +115,8 @@ def _evictor(registry: RagRegistry) -> Callable[[str, TenantEvent], Awaitable[No
     return on_event
 
 
-async def open_registry(settings: QuerySettings, metrics: Metrics) -> RagRegistry:
+def _own_registry(settings: QuerySettings, metrics: Metrics) -> RagRegistry:
     """This process's own registry of tenant instances, from the LightRAG adapter."""
-    from ragapi_common.rag import registry  # heavy: imported only when owned
+    from ragapi_common.rag.registry import open_registry  # heavy: only when owned
 
-    return await registry.open_registry(settings, metrics=metrics)
+    return open_registry(settings, metrics=metrics)

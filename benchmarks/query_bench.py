@@ -1,0 +1,278 @@
+"""Query throughput: QPS and p50/p99 by mode, service CPU per query, RSS with 50 tenants.
+
+Runs the real stack as an operator would: ``ragapi up`` (embedded NATS and
+Redis) in its own process, the fake OpenAI-compatible provider in another one
+with a fixed latency per LLM call, and the load generator here. A 200-document
+corpus goes in through ``POST /v1/documents/text`` (the real ingest pipeline);
+every question is distinct, so LightRAG's LLM cache never answers for the LLM.
+
+    python -m benchmarks.query_bench [--latency 0.2] [--duration 15] [--modes naive,mix]
+
+CPU ms per query is the ``ragapi up`` process's CPU time (user + system, its
+NATS/Redis children excluded) over the queries answered in that window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from tests.support.servers import free_port, wait_port
+
+ADMIN = "bench-admin-token"
+MODES = ("naive", "local", "global", "hybrid", "mix")
+_FIRST = ["Mira", "Tomas", "Aiko", "Jonas", "Leila", "Ravi", "Sofia", "Kwame", "Ines", "Oskar"]
+_LAST = ["Okafor", "Lindqvist", "Tanaka", "Moreau", "Haddad", "Iyer", "Costa", "Mensah"]
+_CITIES = ["Lisbon", "Osaka", "Tallinn", "Accra", "Quito", "Perth", "Bergen", "Pune"]
+_FIELDS = ["tidal energy", "soil genomics", "glacier radar", "urban beekeeping", "fog harvesting"]
+
+
+@dataclass
+class Cell:
+    mode: str
+    clients: int
+    queries: int
+    errors: int
+    qps: float
+    p50_ms: float
+    p99_ms: float
+    cpu_ms_per_query: float
+
+
+def document(i: int) -> tuple[str, str]:
+    """A short synthetic document about one fictional project (name, text)."""
+    rnd = random.Random(i)
+    lead = f"{rnd.choice(_FIRST)} {rnd.choice(_LAST)}"
+    city, field = rnd.choice(_CITIES), rnd.choice(_FIELDS)
+    name = f"project-kestrel-{i}.txt"
+    text = (
+        f"Project Kestrel-{i} is a research programme on {field} based in {city}. "
+        f"It is led by {lead}, who founded it in {1990 + i % 30}. "
+        f"Kestrel-{i} partners with the {city} Institute and publishes its data openly. "
+        f"The budget of Kestrel-{i} is {100 + i} thousand euros per year, and its field "
+        f"station sits {i % 50 + 3} kilometres outside {city}. "
+    ) * 3
+    return name, text
+
+
+@contextlib.contextmanager
+def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+
+
+async def wait_ready(base: str, within_s: float = 120.0) -> None:
+    deadline = time.monotonic() + within_s
+    async with httpx.AsyncClient(base_url=base, timeout=2) as client:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get("/readyz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.25)
+    raise TimeoutError(f"{base} never became ready")
+
+
+async def create_tenant(client: httpx.AsyncClient, tenant_id: str) -> dict[str, str]:
+    config = {
+        "limits": {"queries_per_minute": 10_000_000},
+        "llm": {"max_concurrency": 512, "requests_per_minute": 10_000_000},
+    }
+    response = await client.post(
+        "/v1/tenants",
+        json={"id": tenant_id, "name": tenant_id, "config": config},
+        headers={"authorization": f"Bearer {ADMIN}"},
+    )
+    response.raise_for_status()
+    return {"authorization": f"Bearer {response.json()['api_key']}"}
+
+
+async def ingest(client: httpx.AsyncClient, headers: dict[str, str], docs: list[int]) -> None:
+    """Upload the documents in batches and wait until every task has ended."""
+    tasks = []
+    for start in range(0, len(docs), 50):
+        batch = [document(i) for i in docs[start : start + 50]]
+        body = {"documents": [{"name": name, "text": text} for name, text in batch]}
+        response = await client.post("/v1/documents/text", json=body, headers=headers)
+        response.raise_for_status()
+        tasks.append(response.json()["task_id"])
+    for task_id in tasks:
+        while True:
+            task = (await client.get(f"/v1/tasks/{task_id}", headers=headers)).json()
+            if task["status"] in ("succeeded", "failed", "partial"):
+                if task["status"] != "succeeded":
+                    raise RuntimeError(f"ingest task ended {task['status']}: {task}")
+                break
+            await asyncio.sleep(0.5)
+
+
+async def load(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    mode: str,
+    clients: int,
+    duration: float,
+    server: psutil.Process,
+    corpus: int,
+) -> Cell:
+    """``clients`` workers asking distinct questions back to back for ``duration`` s."""
+    latencies: list[float] = []
+    errors = 0
+    counter = iter(range(10**9))
+    stop_at = time.perf_counter() + duration
+
+    async def worker() -> None:
+        nonlocal errors
+        while time.perf_counter() < stop_at:
+            n = next(counter)
+            body = {"query": f"Who leads Project Kestrel-{n % corpus}? (q{n}-{mode})", "mode": mode}
+            started = time.perf_counter()
+            try:
+                response = await client.post("/v1/query", json=body, headers=headers)
+                ok = response.status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            if ok:
+                latencies.append(time.perf_counter() - started)
+            else:
+                errors += 1
+
+    cpu_before = sum(server.cpu_times()[:2])
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    elapsed = time.perf_counter() - started
+    cpu = sum(server.cpu_times()[:2]) - cpu_before
+    done = len(latencies)
+    quantiles = statistics.quantiles(latencies, n=100) if done >= 2 else [0.0] * 99
+    return Cell(
+        mode=mode,
+        clients=clients,
+        queries=done,
+        errors=errors,
+        qps=round(done / elapsed, 1),
+        p50_ms=round(quantiles[49] * 1000, 1),
+        p99_ms=round(quantiles[98] * 1000, 1),
+        cpu_ms_per_query=round(cpu * 1000 / max(1, done + errors), 2),
+    )
+
+
+async def tenants_rss(
+    client: httpx.AsyncClient, first: dict[str, str], server: psutil.Process, count: int
+) -> float:
+    """Load ``count`` tenants (one small document each, one query each); RSS in MB."""
+    heads = [first] + [await create_tenant(client, f"bench-t{i}") for i in range(1, count)]
+    await asyncio.gather(*(ingest(client, h, [1000 + i]) for i, h in enumerate(heads[1:])))
+    for head in heads:
+        response = await client.post(
+            "/v1/query", json={"query": "Who leads it?", "mode": "naive"}, headers=head
+        )
+        response.raise_for_status()
+    return float(server.memory_info().rss) / 2**20
+
+
+def stack_env(fake_port: int, nats_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGAPI_")}
+    env.update(
+        RAGAPI_ADMIN_TOKEN=ADMIN,
+        RAGAPI_SECRET_KEY="bench-secret-key",  # noqa: S106 - a throwaway stack
+        RAGAPI_LLM_BASE_URL=f"http://127.0.0.1:{fake_port}/v1",
+        RAGAPI_LLM_MODEL="fake-llm",
+        RAGAPI_LLM_API_KEY="sk-fake",
+        RAGAPI_LLM_MAX_CONCURRENCY="512",
+        RAGAPI_LOG_LEVEL="WARNING",
+        RAGAPI_QUERIES_PER_MINUTE="10000000",
+    )
+    return env
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="query-bench-"))
+    fake_port, port = free_port(), free_port()
+    env = stack_env(fake_port, work)
+    base = f"http://127.0.0.1:{port}"
+    ragapi = shutil.which("ragapi", path=str(Path(sys.executable).parent)) or "ragapi"
+    fake_cmd = [sys.executable, "-m", "tests.support.fake_provider"]
+    fake_cmd += ["--port", str(fake_port), "--latency", str(args.latency)]
+    up_cmd = [ragapi, "up", "--port", str(port), "--data-dir", str(work / "data")]
+    try:
+        with (
+            process(fake_cmd, env, work / "fake.log"),
+            process(up_cmd, env, work / "up.log") as up,
+        ):
+            wait_port(fake_port)
+            await wait_ready(base)
+            server = psutil.Process(up.pid)
+            limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
+            async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
+                head = await create_tenant(client, "bench")
+                started = time.perf_counter()
+                await ingest(client, head, list(range(args.docs)))
+                ingest_s = time.perf_counter() - started
+                cells = [
+                    await load(client, head, mode, clients, args.duration, server, args.docs)
+                    for mode in args.modes
+                    for clients in args.clients
+                ]
+                rss = await tenants_rss(client, head, server, args.tenants)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    return {
+        "llm_latency_s": args.latency,
+        "documents": args.docs,
+        "ingest_s": round(ingest_s, 1),
+        "cells": [asdict(cell) for cell in cells],
+        "rss_mb_with_tenants": round(rss, 1),
+        "tenants": args.tenants,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--duration", type=float, default=15.0)
+    parser.add_argument("--docs", type=int, default=200)
+    parser.add_argument("--tenants", type=int, default=50)
+    parser.add_argument("--modes", type=lambda s: s.split(","), default=list(MODES))
+    parser.add_argument(
+        "--clients", type=lambda s: [int(c) for c in s.split(",")], default=[32, 128]
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    result = asyncio.run(run(parser.parse_args()))
+    print(json.dumps(result, indent=2))
+    for cell in result["cells"]:
+        print(
+            f"{cell['mode']:>7} x{cell['clients']:<4} {cell['qps']:>7.1f} QPS  "
+            f"p50 {cell['p50_ms']:>7.1f} ms  p99 {cell['p99_ms']:>7.1f} ms  "
+            f"cpu {cell['cpu_ms_per_query']:>6.2f} ms/q  errors {cell['errors']}"
+        )
+    print(f"RSS with {result['tenants']} tenants: {result['rss_mb_with_tenants']} MB")
+
+
+if __name__ == "__main__":
+    main()
