@@ -1,0 +1,78 @@
+"""Admission of one tenant's model call: concurrency here, requests/tokens per minute in Redis.
+
+Concurrency is bounded per process (an :class:`asyncio.Semaphore` per tenant),
+so a tenant's burst cannot take every connection of the shared pool; the
+per-minute budgets are shared by every replica through the Redis GCRA limiter.
+Over budget, a call waits for the limiter's ``retry_after`` instead of failing,
+unless the wait would pass the call's deadline (then 429 at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable
+
+from ragapi_common.errors import RateLimited
+from ragapi_common.ratelimit import RateLimiter
+
+
+def estimate_tokens(texts: Iterable[str]) -> int:
+    """A cheap token estimate (4 characters per token), no tokenizer on the hot path."""
+    return sum(len(text) for text in texts) // 4
+
+
+class TenantGate:
+    """Per-tenant admission for one kind of model call (``kind`` prefixes the Redis keys)."""
+
+    def __init__(self, limiter: RateLimiter | None, kind: str) -> None:
+        self.limiter = limiter
+        self.kind = kind
+        self._semaphores: dict[str, tuple[int, asyncio.Semaphore]] = {}
+
+    @contextlib.asynccontextmanager
+    async def admit(
+        self,
+        tenant_id: str,
+        *,
+        concurrency: int,
+        deadline: float,
+        requests_per_minute: int | None = None,
+        tokens_per_minute: int | None = None,
+        tokens: int = 0,
+    ) -> AsyncIterator[None]:
+        """Hold one of the tenant's slots for the block, after its budgets allow it."""
+        async with self._semaphore(tenant_id, concurrency):
+            if requests_per_minute:
+                await self._spend(
+                    f"{tenant_id}:{self.kind}:requests", requests_per_minute, 1, deadline
+                )
+            if tokens_per_minute and tokens > 0:
+                await self._spend(
+                    f"{tenant_id}:{self.kind}:tokens", tokens_per_minute, tokens, deadline
+                )
+            yield
+
+    def _semaphore(self, tenant_id: str, size: int) -> asyncio.Semaphore:
+        size = max(1, size)
+        known = self._semaphores.get(tenant_id)
+        if known is None or known[0] != size:
+            # A changed limit takes a new semaphore; calls holding the old one finish on it.
+            known = (size, asyncio.Semaphore(size))
+            self._semaphores[tenant_id] = known
+        return known[1]
+
+    async def _spend(self, key: str, per_minute: int, cost: int, deadline: float) -> None:
+        if self.limiter is None:
+            return
+        loop = asyncio.get_running_loop()
+        while True:
+            decision = await self.limiter.take(key, per_minute=per_minute, cost=cost)
+            if decision.allowed:
+                return
+            if loop.time() + decision.retry_after_s > deadline:
+                raise RateLimited(
+                    f"the {self.kind} budget of {per_minute}/min is spent for this tenant",
+                    retry_after=decision.retry_after_s,
+                )
+            await asyncio.sleep(decision.retry_after_s)
