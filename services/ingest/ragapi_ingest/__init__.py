@@ -1,0 +1,1 @@
+"""The ingest service: uploads, texts, documents, tasks, and the index workers."""

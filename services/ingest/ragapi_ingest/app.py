@@ -1,0 +1,92 @@
+"""``create_app``: the ingest service (HTTP API and, unless disabled, its workers)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+
+from ragapi_common.auth import TenantAuth
+from ragapi_common.bus import Bus
+from ragapi_common.logs import configure_logging
+from ragapi_common.metrics import LoopLagMonitor, Metrics
+from ragapi_common.rag.api import RagRegistry
+from ragapi_common.redis_pool import open_redis
+from ragapi_common.web import Slot, build_app, dependency_checks
+
+from .admit import Admission
+from .context import Ingest
+from .progress import Progress
+from .records import Records
+from .routes import openapi, routes
+from .runner import Workers
+from .settings import IngestSettings
+
+
+def create_app(
+    settings: IngestSettings, *, metrics: Metrics | None = None, rag: RagRegistry | None = None
+) -> Starlette:
+    """The ingest API; its workers index into ``rag`` (its own registry when None)."""
+    metrics = metrics or Metrics()
+    bus_slot: Slot[Bus] = Slot("nats")
+    redis_slot: Slot[Redis] = Slot("redis")
+    ingest_slot: Slot[Ingest] = Slot("ingest service")
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        configure_logging(settings.service_name, settings.log_level, json_lines=settings.log_json)
+        async with AsyncExitStack() as stack:
+            redis = await open_redis(
+                settings.redis_url, max_connections=settings.redis_max_connections, metrics=metrics
+            )
+            stack.push_async_callback(redis.aclose)
+            bus = await Bus.connect(settings.nats_url, name=settings.service_name)
+            stack.push_async_callback(bus.close)
+            auth = TenantAuth(bus, ttl_s=settings.auth_cache_ttl_s)
+            await auth.start()
+            records = Records(redis)
+            progress = Progress(records, bus)
+            admission = Admission(bus, records, chunk_bytes=settings.upload_chunk_bytes)
+            if settings.run_workers:
+                registry = (
+                    rag
+                    if rag is not None
+                    else await stack.enter_async_context(_own_registry(settings, metrics))
+                )
+                workers = Workers(settings, bus, redis, records, progress, registry, metrics)
+                await workers.start()
+                stack.push_async_callback(workers.stop)
+            lag = LoopLagMonitor(metrics, settings.loop_lag_interval_s)
+            lag.start()
+            stack.push_async_callback(lag.stop)
+            bus_slot.set(bus)
+            redis_slot.set(redis)
+            ingest_slot.set(Ingest(settings, bus, redis, auth, records, progress, admission))
+            try:
+                yield
+            finally:
+                for slot in (ingest_slot, bus_slot, redis_slot):
+                    slot.set(None)
+
+    return build_app(
+        service=settings.service_name,
+        routes=routes(ingest_slot),
+        lifespan=lifespan,
+        metrics=metrics,
+        readiness=dependency_checks(bus_slot, redis_slot),
+        openapi=openapi().document(),
+    )
+
+
+@asynccontextmanager
+async def _own_registry(settings: IngestSettings, metrics: Metrics) -> AsyncIterator[RagRegistry]:
+    """A registry of this app's own (a split deployment); closed at shutdown."""
+    from ragapi_common.rag.registry import open_registry
+
+    registry = open_registry(settings, metrics=metrics)
+    try:
+        yield registry
+    finally:
+        await registry.close()

@@ -1,0 +1,105 @@
+"""Tasks: their state (counts from the documents) and an SSE stream of their progress."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from ragapi_common.contracts import subjects
+from ragapi_common.contracts.payloads import DocumentEvent, TaskEvent
+from ragapi_common.errors import NotFound
+from ragapi_common.sse import EventStreamResponse, encode_event
+from ragapi_common.web import Slot
+
+from .context import Ingest
+from .views import Task
+
+
+class Tasks:
+    def __init__(self, slot: Slot[Ingest]) -> None:
+        self.slot = slot
+
+    async def _task(self, request: Request) -> tuple[Ingest, str, Task]:
+        ingest = self.slot.value
+        tenant, _ = await ingest.tenant(request)
+        task_id = request.path_params["task_id"]
+        task = await ingest.records.task(tenant.tenant_id, task_id)
+        if task is None:
+            raise NotFound(f"no task {task_id}")
+        return ingest, tenant.tenant_id, task
+
+    async def get(self, request: Request) -> JSONResponse:
+        _, _, task = await self._task(request)
+        return JSONResponse(task.body())
+
+    async def events(self, request: Request) -> EventStreamResponse:
+        """``text/event-stream``: a ``snapshot``, then ``document`` and ``progress`` events,
+        then ``done`` with the final task once it ends."""
+        ingest, tenant_id, task = await self._task(request)
+        stream = _TaskStream(ingest, tenant_id, task)
+        await stream.subscribe()
+        return EventStreamResponse(stream.events(), on_close=stream.unsubscribe)
+
+
+class _TaskStream:
+    """Bus events of one task, merged with periodic re-reads (core NATS may drop events)."""
+
+    def __init__(self, ingest: Ingest, tenant_id: str, task: Task) -> None:
+        self.ingest = ingest
+        self.tenant_id = tenant_id
+        self.task = task
+        self.doc_ids = {doc.doc_id for doc in task.documents}
+        self.queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+        self._subs: list[Any] = []
+
+    async def subscribe(self) -> None:
+        bus = self.ingest.bus
+
+        async def on_task(subject: str, event: TaskEvent) -> None:
+            await self.queue.put(("progress", event.model_dump(exclude_none=True)))
+
+        async def on_document(subject: str, event: DocumentEvent) -> None:
+            if event.doc_id in self.doc_ids:
+                await self.queue.put(("document", event.model_dump(exclude_none=True)))
+
+        self._subs.append(
+            await bus.subscribe(subjects.task_events(self.task.task_id), TaskEvent, on_task)
+        )
+        self._subs.append(
+            await bus.subscribe(
+                subjects.document_events(self.tenant_id), DocumentEvent, on_document
+            )
+        )
+
+    async def unsubscribe(self) -> None:
+        for sub in self._subs:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        self._subs.clear()
+
+    async def events(self) -> AsyncIterator[bytes]:
+        task = await self._reread() or self.task
+        yield encode_event(task.body(), event="snapshot")
+        refresh_s = self.ingest.settings.task_stream_refresh_s
+        while not task.counts.finished:
+            try:
+                kind, data = await asyncio.wait_for(self.queue.get(), refresh_s)
+            except TimeoutError:
+                kind, data = "", {}
+            if kind:
+                yield encode_event(data, event=kind)
+            latest = await self._reread()
+            if latest is None:
+                return
+            if kind != "progress" and latest.counts != task.counts:
+                yield encode_event(latest.counts.model_dump(), event="progress")
+            task = latest
+        yield encode_event(task.body(), event="done")
+
+    async def _reread(self) -> Task | None:
+        return await self.ingest.records.task(self.tenant_id, self.task.task_id)

@@ -1,0 +1,1 @@
+"""The JetStream workers of the ingest service: ingest, index, delete, purge."""

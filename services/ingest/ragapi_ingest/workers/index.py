@@ -1,0 +1,146 @@
+"""Index jobs: text or an OCR content list into the tenant's LightRAG instance."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from typing import Any
+
+from ragapi_common.bus import Bus, JobContext, PermanentJobError, WorkerSpec
+from ragapi_common.contracts import subjects
+from ragapi_common.contracts.payloads import IndexJob
+from ragapi_common.errors import Conflict, NotFound
+from ragapi_common.rag.api import IndexReport, RagRegistry, TenantRag
+
+from ..fairness import Crowded, IndexGate
+from ..progress import Progress
+from ..records import Records
+from ..settings import IngestSettings
+from ..tenants import TenantDirectory
+
+log = logging.getLogger(__name__)
+_ACTIVE = ("queued", "parsing", "indexing")
+
+
+class IndexWorker:
+    def __init__(
+        self,
+        settings: IngestSettings,
+        bus: Bus,
+        records: Records,
+        progress: Progress,
+        registry: RagRegistry,
+        gate: IndexGate,
+    ) -> None:
+        self.settings = settings
+        self.bus = bus
+        self.records = records
+        self.progress = progress
+        self.registry = registry
+        self.gate = gate
+        self.tenants = TenantDirectory(bus)
+
+    def spec(self) -> WorkerSpec[IndexJob]:
+        s = self.settings
+        return WorkerSpec(
+            durable="ragapi-index",
+            subject=subjects.JOB_INDEX,
+            model=IndexJob,
+            handle=self.handle,
+            on_exhausted=self.exhausted,
+            concurrency=s.index_concurrency,
+            max_deliver=s.max_deliver,
+            backoff_s=s.job_backoff_s,
+            ack_wait_s=s.index_ack_wait_s,
+        )
+
+    async def handle(self, job: IndexJob, ctx: JobContext) -> None:
+        """Index once: a redelivery of a processed or deleted document does nothing."""
+        raw = await self.records.raw_document(job.tenant_id, job.doc_id)
+        if raw is None or raw["status"] not in _ACTIVE:
+            return
+        try:
+            async with self.gate.slot(job.tenant_id, patience_s=self.settings.index_defer_after_s):
+                await self._index(job)
+        except Crowded:
+            # The tenant has enough work running and waiting: back to the tail of the queue.
+            await self.bus.submit(
+                subjects.JOB_INDEX, job, msg_id=f"index:{job.doc_id}:{secrets.token_hex(6)}"
+            )
+
+    async def _index(self, job: IndexJob) -> None:
+        moved = await self.progress.move(
+            job.tenant_id, job.doc_id, "indexing", allowed_from=_ACTIVE
+        )
+        if not moved:
+            return
+        try:
+            tenant = await self.tenants.get(job.tenant_id)
+        except NotFound as exc:
+            raise PermanentJobError(f"tenant {job.tenant_id} is gone") from exc
+        rag = await self.registry.get(tenant)
+        try:
+            report = await self._insert(rag, job)
+        except Conflict as exc:
+            raise PermanentJobError(exc.message) from exc
+        done = await self.progress.move(
+            job.tenant_id,
+            job.doc_id,
+            "processed",
+            allowed_from=("indexing",),
+            fields={"chunks": str(report.chunks), "llm": "1" if report.llm else "0"},
+        )
+        if not done:
+            # Deleted while it was being indexed: the delete may have run first, so undo.
+            await rag.delete(job.doc_id)
+
+    async def _insert(self, rag: TenantRag, job: IndexJob) -> IndexReport:
+        if job.text is not None:
+            return await rag.insert_text(job.doc_id, job.name, job.text)
+        if job.text_object is not None:
+            text = (await self._read(job.text_object)).decode("utf-8", "replace")
+            return await rag.insert_text(job.doc_id, job.name, text)
+        if job.content_object is not None:
+            items = content_items(await self._read(job.content_object))
+            assets = await self._assets(job, items)
+            names = [job.content_object, *assets]
+            await self.records.add_artefacts(job.tenant_id, job.doc_id, names)
+            return await rag.insert_content(job.doc_id, job.name, items, assets)
+        raise PermanentJobError("the index job carries neither text nor content")
+
+    async def _read(self, name: str) -> bytes:
+        try:
+            return await self.bus.files.read_bytes(name)
+        except NotFound as exc:
+            raise PermanentJobError(f"a stored input is gone: {exc.message}") from exc
+
+    async def _assets(self, job: IndexJob, items: list[dict[str, Any]]) -> dict[str, bytes]:
+        """Image bytes by ``img_path``, for paths inside the tenant's part of the store."""
+        assets: dict[str, bytes] = {}
+        for item in items:
+            path = item.get("img_path")
+            if item.get("type") != "image" or not isinstance(path, str) or path in assets:
+                continue
+            if not path.startswith(f"{job.tenant_id}/"):
+                log.warning("ignoring image outside the tenant's files: %s", path)
+                continue
+            assets[path] = await self._read(path)
+        return assets
+
+    async def exhausted(self, job: IndexJob, reason: str) -> None:
+        await self.progress.move(
+            job.tenant_id, job.doc_id, "failed", allowed_from=_ACTIVE, error=reason
+        )
+
+
+def content_items(raw: bytes) -> list[dict[str, Any]]:
+    """The items of a stored content list: a bare list, or ``{"content": [...]}``."""
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise PermanentJobError(f"the content list is not JSON: {exc}") from exc
+    items = value.get("content") if isinstance(value, dict) else value
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise PermanentJobError("the content list is not a list of objects")
+    return items

@@ -1,0 +1,82 @@
+"""Ingest jobs: text-like documents decoded here and sent to indexing; the rest to OCR."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ragapi_common.bus import Bus, JobContext, PermanentJobError, WorkerSpec
+from ragapi_common.contracts import subjects
+from ragapi_common.contracts.payloads import IndexJob, IngestJob, OcrJob
+from ragapi_common.errors import NotFound
+
+from ..decode import decode_document
+from ..progress import Progress
+from ..records import Records
+from ..settings import IngestSettings
+
+_TEXT_TYPES = ("text/", "application/json", "application/xml")
+
+
+def is_text(content_type: str) -> bool:
+    return content_type.startswith(_TEXT_TYPES)
+
+
+class IngestWorker:
+    def __init__(
+        self, settings: IngestSettings, bus: Bus, records: Records, progress: Progress
+    ) -> None:
+        self.settings = settings
+        self.bus = bus
+        self.records = records
+        self.progress = progress
+
+    def spec(self) -> WorkerSpec[IngestJob]:
+        s = self.settings
+        return WorkerSpec(
+            durable="ragapi-ingest",
+            subject=subjects.JOB_INGEST,
+            model=IngestJob,
+            handle=self.handle,
+            on_exhausted=self.exhausted,
+            concurrency=s.ingest_concurrency,
+            max_deliver=s.max_deliver,
+            backoff_s=s.job_backoff_s,
+        )
+
+    async def handle(self, job: IngestJob, ctx: JobContext) -> None:
+        """Route one stored upload; a redelivery after the route was taken is a no-op."""
+        moved = await self.progress.move(
+            job.tenant_id, job.doc_id, "parsing", allowed_from=("queued", "parsing")
+        )
+        if not moved:
+            return  # deleted, or already past this step
+        if is_text(job.content_type):
+            await self._decode(job)
+        else:
+            ocr = OcrJob(**job.model_dump())
+            await self.bus.submit(subjects.JOB_OCR, ocr, msg_id=f"ocr:{job.doc_id}")
+
+    async def _decode(self, job: IngestJob) -> None:
+        try:
+            data = await self.bus.files.read_bytes(job.object_name)
+        except NotFound as exc:
+            raise PermanentJobError(f"the stored file is gone: {exc.message}") from exc
+        text = await asyncio.to_thread(decode_document, data, job.content_type)
+        del data
+        if not text.strip():
+            raise PermanentJobError("the document holds no text")
+        ref = job.model_dump(exclude={"object_name"})
+        encoded = text.encode()
+        if len(encoded) <= self.settings.inline_text_bytes:
+            index = IndexJob(**ref, text=text)
+        else:
+            name = f"{job.object_name}/text"
+            await self.bus.files.write_bytes(name, encoded)
+            await self.records.add_artefacts(job.tenant_id, job.doc_id, [name])
+            index = IndexJob(**ref, text_object=name)
+        await self.bus.submit(subjects.JOB_INDEX, index, msg_id=f"index:{job.doc_id}")
+
+    async def exhausted(self, job: IngestJob, reason: str) -> None:
+        await self.progress.move(
+            job.tenant_id, job.doc_id, "failed", allowed_from=("queued", "parsing"), error=reason
+        )
