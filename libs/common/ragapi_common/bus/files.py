@@ -126,6 +126,14 @@ class FileStore:
             return False
         return True
 
+    async def names(self, *, prefix: str = "") -> list[str]:
+        """Names of the live objects starting with ``prefix`` (reads every object's meta)."""
+        try:
+            infos = await self.store.list(ignore_deletes=True)
+        except nats.js.errors.NotFoundError:
+            return []
+        return sorted(info.name for info in infos if info.name and info.name.startswith(prefix))
+
     async def _info(self, name: str) -> nats.js.api.ObjectInfo:
         try:
             info = await self.store.get_info(name)

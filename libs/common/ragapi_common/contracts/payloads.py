@@ -64,9 +64,11 @@ class OcrJob(DocumentRef):
 
 
 class IndexJob(DocumentRef):
-    """Either ``text`` or ``content_object`` (a stored content list in JSON) is set."""
+    """One of ``text``, ``text_object`` (stored UTF-8 text, for texts too large to travel
+    in a message) or ``content_object`` (a stored content list in JSON) is set."""
 
     text: str | None = None
+    text_object: str | None = None
     content_object: str | None = None
 
 
