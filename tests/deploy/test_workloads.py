@@ -225,3 +225,12 @@ def test_pdbs_cover_every_deployment(env: str) -> None:
             selects(selector, d["spec"]["template"]["metadata"]["labels"])
             for d in of_kind(objs, "Deployment").values()
         ), pdb["metadata"]["name"]
+
+
+@pytest.mark.parametrize("env", OVERLAYS)
+def test_ocr_pool_fits_its_cpu_limit(env: str) -> None:
+    """Unset, the OCR pool sizes itself to the node's cores, not the pod's limit."""
+    box = container(_deployment(env, "ocr"))
+    variables = {item["name"]: item["value"] for item in box["env"]}
+    processes = int(variables["RAGAPI_OCR_PROCESSES"])
+    assert 1 <= processes <= float(box["resources"]["limits"]["cpu"])

@@ -1,0 +1,58 @@
+"""The environment the pods get, read by the settings classes ``ragapi serve`` uses: every
+key is a real setting (a typo would be silently ignored), and every value parses."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ragapi_cli.serve import refuse_split_local
+from ragapi_cli.services import spec_of
+from ragapi_cli.settings import CliSettings
+from tests.deploy.manifests import OVERLAYS, SERVICES, config_data, container, one, overlay
+
+CASES = [(env, svc) for env in OVERLAYS for svc in SERVICES]
+# Read by the runtime, not by our settings.
+NOT_OURS = {"HOME", "XDG_CACHE_HOME"}
+
+
+def _pod_environment(env: str, svc: str) -> dict[str, str]:
+    objs = overlay(env)
+    values = config_data(objs, env)
+    box = container(one(objs, "Deployment", f"ragapi-{svc}"))
+    values |= {item["name"]: item["value"] for item in box.get("env", [])}
+    return values
+
+
+@pytest.fixture
+def pod_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for key in list(os.environ):
+        if key.startswith("RAGAPI_"):
+            monkeypatch.delenv(key)
+    return monkeypatch
+
+
+@pytest.mark.parametrize(("env", "svc"), CASES)
+def test_every_variable_is_a_setting_of_the_service(env: str, svc: str) -> None:
+    settings_class = type(spec_of(svc).settings())
+    known = {f"RAGAPI_{name.upper()}" for name in settings_class.model_fields}
+    known |= {f"RAGAPI_{name.upper()}" for name in CliSettings.model_fields}
+    unknown = sorted(set(_pod_environment(env, svc)) - known - NOT_OURS)
+    assert not unknown, f"{svc} ignores {unknown}"
+
+
+@pytest.mark.parametrize(("env", "svc"), CASES)
+def test_the_service_starts_with_its_pod_environment(
+    env: str, svc: str, pod_env: pytest.MonkeyPatch
+) -> None:
+    variables = _pod_environment(env, svc)
+    for key, value in variables.items():
+        pod_env.setenv(key, value)
+    settings = spec_of(svc).settings()
+    assert settings.service_name == svc
+    assert settings.storage_profile == "postgres"
+    assert settings.nats_url == variables["RAGAPI_NATS_URL"]
+    assert settings.admin_token.get_secret_value()
+    assert settings.secret_key.get_secret_value()
+    refuse_split_local(svc, CliSettings())  # would raise with the `local` profile
