@@ -117,7 +117,7 @@ class FakeProvider:
             log_level="warning",
             lifespan="off",
             access_log=False,
-            timeout_graceful_shutdown=2,
+            timeout_graceful_shutdown=0.5,
         )
         self._server = _QuietServer(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="fake-provider")
