@@ -1,0 +1,170 @@
+"""``create_app``: the OCR service as a Starlette app, with its job worker and NATS endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import httpx
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+
+from ragapi_common.auth import TenantAuth
+from ragapi_common.bus import Bus, Worker
+from ragapi_common.logs import configure_logging
+from ragapi_common.metrics import LoopLagMonitor, Metrics
+from ragapi_common.models.breaker import Breakers
+from ragapi_common.models.metrics import model_metrics
+from ragapi_common.models.transport import ProviderCaller, RetryPolicy
+from ragapi_common.redis_pool import open_redis
+from ragapi_common.web import Slot, build_app, check_all
+
+from .cpu import CpuPool, default_processes
+from .engines.base import OcrEngine
+from .engines.deepseek import DeepSeekEngine
+from .engines.local import LocalEngine
+from .metrics import OcrMetrics, ocr_metrics
+from .pipeline import OcrPipeline
+from .routes import OcrRoutes, openapi
+from .service import OcrService
+from .settings import OcrSettings
+from .staging import Staging
+from .tasks import Limits, LocalOptions
+from .worker import OcrWorker
+
+QUEUE_SAMPLE_S = 5.0
+
+
+def build_engines(
+    settings: OcrSettings,
+    pool: CpuPool,
+    http: httpx.AsyncClient,
+    breakers: Breakers,
+    metrics: Metrics,
+) -> dict[str, OcrEngine]:
+    """The local and deepseek engines, sharing one pool and one HTTP client."""
+    s = settings
+    limits = Limits(s.ocr_max_pages, s.ocr_max_image_pixels)
+    options = LocalOptions(
+        limits=limits,
+        dpi=s.ocr_render_dpi,
+        text_min_chars=s.ocr_text_layer_min_chars,
+        text_max_image_share=s.ocr_text_layer_max_image_share,
+        min_image_share=s.ocr_min_image_share,
+        max_images=s.ocr_max_images_per_page,
+    )
+    ocr = ocr_metrics(metrics)
+    local = LocalEngine(pool, options, page_timeout_s=s.ocr_page_timeout_s, metrics=ocr)
+    caller = ProviderCaller(
+        http,
+        kind="ocr",
+        breakers=breakers,
+        policy=RetryPolicy(retries=s.deepseek_retries),
+        metrics=model_metrics(metrics),
+    )
+    deepseek = DeepSeekEngine(
+        pool,
+        caller,
+        local,
+        limits=limits,
+        dpi=s.deepseek_dpi,
+        max_tokens=s.deepseek_max_tokens,
+        timeout_s=s.deepseek_timeout_s,
+        tenant_concurrency=s.deepseek_tenant_concurrency,
+        metrics=ocr,
+    )
+    return {"local": local, "deepseek": deepseek}
+
+
+async def sample_queue(worker: Worker[Any], pool: CpuPool, metrics: OcrMetrics) -> None:
+    """Keep the backlog and pool gauges fresh (scrapes stay instant)."""
+    while True:
+        with contextlib.suppress(Exception):
+            metrics.queue_depth.set(await worker.backlog())
+        metrics.busy.set(pool.busy)
+        await asyncio.sleep(QUEUE_SAMPLE_S)
+
+
+def create_app(settings: OcrSettings, *, metrics: Metrics | None = None) -> Starlette:
+    """``POST /v1/ocr`` on HTTP, ``ragapi.ocr.run`` on NATS and the OCR job worker."""
+    metrics = metrics or Metrics()
+    bus_slot: Slot[Bus] = Slot("nats")
+    redis_slot: Slot[Redis] = Slot("redis")
+    auth_slot: Slot[TenantAuth] = Slot("tenant auth")
+    pipeline_slot: Slot[OcrPipeline] = Slot("ocr pipeline")
+    staging_slot: Slot[Staging] = Slot("staging")
+    breakers = Breakers(
+        failure_threshold=settings.deepseek_breaker_failures,
+        reset_after_s=settings.deepseek_breaker_reset_s,
+    )
+    model_metrics(metrics).watch(breakers)  # type: ignore[union-attr]
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        configure_logging(settings.service_name, settings.log_level, json_lines=settings.log_json)
+        async with AsyncExitStack() as stack:
+            redis = await open_redis(
+                settings.redis_url, max_connections=settings.redis_max_connections, metrics=metrics
+            )
+            stack.push_async_callback(redis.aclose)
+            bus = await Bus.connect(settings.nats_url, name=settings.service_name)
+            stack.push_async_callback(bus.close)
+            http = httpx.AsyncClient(limits=httpx.Limits(max_connections=64))
+            stack.push_async_callback(http.aclose)
+            processes = settings.ocr_processes
+            pool = CpuPool(default_processes() if processes is None else processes)
+            pool.start()
+            stack.push_async_callback(pool.close)
+            staging = Staging(settings.data_dir / "tmp" / "ocr")
+            await staging.prepare()
+            pipeline = OcrPipeline(
+                settings,
+                pool,
+                build_engines(settings, pool, http, breakers, metrics),
+                ocr_metrics(metrics),
+            )
+            auth = TenantAuth(bus, ttl_s=settings.auth_cache_ttl_s)
+            await auth.start()
+            await OcrService(bus, pipeline, staging).start()
+            worker = await bus.start_worker(OcrWorker(bus, pipeline, staging, settings).spec())
+            stack.push_async_callback(worker.stop, settings.shutdown_grace_s)
+            sampler = asyncio.create_task(sample_queue(worker, pool, ocr_metrics(metrics)))
+            stack.callback(sampler.cancel)
+            lag = LoopLagMonitor(metrics, settings.loop_lag_interval_s)
+            lag.start()
+            stack.push_async_callback(lag.stop)
+            bus_slot.set(bus)
+            redis_slot.set(redis)
+            auth_slot.set(auth)
+            pipeline_slot.set(pipeline)
+            staging_slot.set(staging)
+            try:
+                yield
+            finally:
+                for slot in (bus_slot, redis_slot, auth_slot, pipeline_slot, staging_slot):
+                    slot.set(None)
+
+    async def readiness() -> dict[str, Any]:
+        async def nats_ok() -> bool:
+            return bus_slot.ready and bus_slot.value.connected
+
+        async def redis_ok() -> bool:
+            return redis_slot.ready and bool(await redis_slot.value.ping())
+
+        checks = await check_all({"nats": nats_ok, "redis": redis_ok})
+        # An open breaker degrades the deepseek engine only; local OCR still serves.
+        checks["deepseek"] = {"ok": True, "breakers": breakers.states()}
+        return checks
+
+    routes = OcrRoutes(settings, auth_slot, pipeline_slot, staging_slot)
+    return build_app(
+        service=settings.service_name,
+        routes=list(routes.routes()),
+        lifespan=lifespan,
+        metrics=metrics,
+        readiness=readiness,
+        openapi=openapi().document(),
+    )

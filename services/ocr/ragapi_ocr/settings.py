@@ -1,0 +1,39 @@
+"""Settings of the OCR service (``RAGAPI_OCR_*`` beside the common ``RAGAPI_*``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from ragapi_common.settings import CommonSettings
+
+
+class OcrSettings(CommonSettings):
+    """Limits, rendering and pool sizes of the OCR service."""
+
+    service_name: str = "ocr"
+    #: Worker processes doing render/OCR (unset: one per core); 0 runs them in threads instead.
+    ocr_processes: int | None = Field(default=None, ge=0, le=64)
+    ocr_max_pages: int = Field(default=500, ge=1)
+    #: Decompression-bomb guard for images and rendered pages (pixels, width x height).
+    ocr_max_image_pixels: int = Field(default=40_000_000, ge=1)
+    ocr_page_timeout_s: float = Field(default=120.0, gt=0)
+    ocr_render_dpi: int = Field(default=200, ge=36, le=600)
+    #: A page is taken as text when its text layer has more characters than this ...
+    ocr_text_layer_min_chars: int = Field(default=50, ge=0)
+    #: ... and images cover less than this share of it.
+    ocr_text_layer_max_image_share: float = Field(default=0.5, ge=0, le=1)
+    #: Embedded images smaller than this share of their page are not OCR'd or kept.
+    ocr_min_image_share: float = Field(default=0.02, ge=0, le=1)
+    ocr_max_images_per_page: int = Field(default=8, ge=0)
+
+    deepseek_dpi: int = Field(default=144, ge=36, le=600)
+    deepseek_max_tokens: int = Field(default=4096, ge=1)
+    deepseek_timeout_s: float = Field(default=180.0, gt=0)
+    deepseek_retries: int = Field(default=3, ge=0)
+    #: Pages of one tenant sent to the endpoint at once (per process).
+    deepseek_tenant_concurrency: int = Field(default=4, ge=1)
+    deepseek_breaker_failures: int = Field(default=5, ge=1)
+    deepseek_breaker_reset_s: float = Field(default=30.0, gt=0)
+
+    ocr_worker_concurrency: int = Field(default=2, ge=1)
+    ocr_worker_max_deliver: int = Field(default=4, ge=1)
