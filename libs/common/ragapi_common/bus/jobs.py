@@ -101,6 +101,11 @@ class Worker(Generic[J]):
     def busy(self) -> int:
         return len(self._inflight)
 
+    async def backlog(self) -> int:
+        """Jobs waiting for this consumer plus those delivered and not yet settled."""
+        info = await self._sub.consumer_info()
+        return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+
     async def _run(self) -> None:
         while not self._stopping.is_set():
             await self._slots.acquire()
