@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 
 from starlette.types import ASGIApp, Message
+
+log = logging.getLogger(__name__)
 
 
 class LifespanFailed(RuntimeError):
@@ -38,7 +41,7 @@ class LifespanRunner:
         reply = await self._reply("startup")
         if reply["type"] != "lifespan.startup.complete":
             await self._finish()
-            raise LifespanFailed(f"{self.name} failed to start: {reply.get('message', '')}")
+            raise LifespanFailed(f"{self.name} failed to start: {_reason(reply)}")
 
     async def shutdown(self) -> None:
         """Ask the app to shut down and wait for it; a no-op if it never started."""
@@ -49,7 +52,7 @@ class LifespanRunner:
                 await self._to_app.put({"type": "lifespan.shutdown"})
                 reply = await self._reply("shutdown")
                 if reply["type"] != "lifespan.shutdown.complete":
-                    raise LifespanFailed(f"{self.name} failed to stop: {reply.get('message', '')}")
+                    raise LifespanFailed(f"{self.name} failed to stop: {_reason(reply)}")
         finally:
             await self._finish()
 
@@ -82,3 +85,11 @@ class LifespanRunner:
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def _reason(reply: Message) -> str:
+    """The last line of what the app said (Starlette sends a whole traceback)."""
+    message = str(reply.get("message", "")).strip()
+    if "\n" in message:
+        log.error("lifespan failure:\n%s", message)
+    return message.splitlines()[-1] if message else "no reason given"

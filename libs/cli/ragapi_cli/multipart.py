@@ -27,8 +27,10 @@ class FilePart:
 
     def header(self, boundary: str, field: str) -> bytes:
         name = self.path.name
-        # As browsers do (WHATWG): the name in UTF-8, with quote and line breaks escaped.
-        quoted = name.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
+        # The name in UTF-8 as a quoted-string (backslash escapes); line breaks cannot
+        # travel in a header, so they become spaces.
+        quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+        quoted = quoted.replace("\r", " ").replace("\n", " ")
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
         return (
             f"--{boundary}\r\n"

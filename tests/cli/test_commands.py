@@ -1,0 +1,92 @@
+"""Client commands against a running ``ragapi up``; ``serve`` refusing a split local profile."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.cli.stack import UpProcess, run_cli
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[UpProcess]:
+    up = UpProcess(tmp_path_factory.mktemp("up-cli") / "data")
+    await up.start(expect_key=True)
+    yield up
+    await up.stop()
+
+
+@pytest.fixture
+def as_admin(stack: UpProcess) -> dict[str, str]:
+    return {"RAGAPI_URL": stack.url, "RAGAPI_ADMIN_TOKEN": stack.banner["admin token"]}
+
+
+async def test_tenants_create_list_delete(as_admin: dict[str, str]) -> None:
+    code, out, err = await run_cli("tenants", "create", "globex", "--name", "Globex", **as_admin)
+    assert code == 0, err
+    created = json.loads(out)
+    assert created["tenant"]["id"] == "globex"
+    assert created["api_key"].startswith("rk_")
+
+    code, out, err = await run_cli("tenants", "list", **as_admin)
+    assert code == 0, err
+    assert "globex" in {tenant["id"] for tenant in json.loads(out)["tenants"]}
+
+    code, out, err = await run_cli("tenants", "delete", "globex", **as_admin)
+    assert code == 0, err
+    code, _, err = await run_cli("tenants", "get", "globex", **as_admin)
+    assert code == 1
+    assert "404 not_found" in err
+
+
+async def test_keys_create_list_revoke(as_admin: dict[str, str]) -> None:
+    code, out, err = await run_cli("tenants", "create", "initech", **as_admin)
+    assert code == 0, err
+    code, out, err = await run_cli("keys", "create", "initech", **as_admin)
+    assert code == 0, err
+    key_id = json.loads(out)["key_id"]
+
+    code, out, err = await run_cli("keys", "list", "initech", **as_admin)
+    assert code == 0, err
+    assert key_id in {key["key_id"] for key in json.loads(out)["keys"]}
+
+    code, out, err = await run_cli("keys", "revoke", "initech", key_id, **as_admin)
+    assert code == 0, err
+    code, out, err = await run_cli("keys", "list", "initech", **as_admin)
+    assert key_id not in {key["key_id"] for key in json.loads(out)["keys"]}
+    code, _, err = await run_cli("keys", "revoke", "initech", key_id, **as_admin)
+    assert code == 1
+    assert "404" in err
+
+
+async def test_server_errors_exit_one_with_their_message(as_admin: dict[str, str]) -> None:
+    code, _, err = await run_cli("tenants", "create", "Not_Valid!", **as_admin)
+    assert code == 1
+    assert "422 validation_failed" in err
+    code, _, err = await run_cli("tenants", "create", "default", **as_admin)
+    assert code == 1
+    assert "409 conflict" in err
+    code, _, err = await run_cli("tenants", "list", **{**as_admin, "RAGAPI_ADMIN_TOKEN": "wrong"})
+    assert code == 1
+    assert "401 unauthorized" in err
+
+
+async def test_unreachable_server_exits_one() -> None:
+    code, _, err = await run_cli(
+        "tenants", "list", "--url", "http://127.0.0.1:9", "--admin-token", "x"
+    )
+    assert code == 1
+    assert "cannot talk to http://127.0.0.1:9" in err
+
+
+@pytest.mark.parametrize("service", ["ingest", "query"])
+async def test_serve_refuses_split_local_profile(service: str) -> None:
+    code, _, err = await run_cli("serve", service, RAGAPI_STORAGE_PROFILE="local")
+    assert code == 1
+    assert "'local' storage profile" in err
+    assert "ragapi up" in err
+    assert "RAGAPI_STORAGE_PROFILE=postgres" in err
