@@ -43,6 +43,16 @@ async def test_complete_answers_and_sends_the_openai_body(
     assert request["headers"]["authorization"] == "Bearer sk-test"
 
 
+async def test_a_cut_off_answer_says_so(
+    llm: LlmClient, fake: FakeProvider, endpoint: Endpoint, tenant: str
+) -> None:
+    fake.configure(reply="a long answer " * 10)
+    whole = await llm.complete(tenant, endpoint, GENEROUS, QUESTION)
+    cut = await llm.complete(tenant, endpoint, GENEROUS, QUESTION, max_tokens=2)
+    assert (whole.truncated, cut.truncated) == (False, True)
+    assert cut == "a long a"
+
+
 async def test_stream_yields_the_deltas_of_the_whole_answer(
     llm: LlmClient, fake: FakeProvider, endpoint: Endpoint, tenant: str
 ) -> None:

@@ -153,13 +153,15 @@ class FakeProvider:
                 return failure
             messages = body.get("messages") or []
             text = self.behaviour.reply or fake_answers.chat_answer(messages)
+            text, finish = _cut(text, body.get("max_tokens") or body.get("max_completion_tokens"))
+            model = str(body.get("model"))
             if body.get("stream"):
                 # The stream outlives this block: it counts its own in-flight time.
                 self._enter()
                 return StreamingResponse(
-                    self._sse(str(body.get("model")), text), media_type="text/event-stream"
+                    self._sse(model, text, finish), media_type="text/event-stream"
                 )
-            return JSONResponse(_completion(str(body.get("model")), messages, text))
+            return JSONResponse(_completion(model, messages, text, finish))
 
     async def _embeddings(self, request: Request) -> Response:
         async with self._serving(request) as (body, failure):
@@ -243,14 +245,14 @@ class FakeProvider:
         body = {"error": {"message": f"fake failure {status}", "type": "fake_error"}}
         return JSONResponse(body, status_code=status, headers=headers)
 
-    async def _sse(self, model: str, text: str) -> AsyncIterator[str]:
+    async def _sse(self, model: str, text: str, finish: str) -> AsyncIterator[str]:
         finished = False
         try:
             yield _sse_chunk(model, {"role": "assistant", "content": ""}, None)
             for piece in _pieces(text):
                 await asyncio.sleep(self.behaviour.chunk_delay_s)
                 yield _sse_chunk(model, {"content": piece}, None)
-            yield _sse_chunk(model, {}, "stop")
+            yield _sse_chunk(model, {}, finish)
             yield "data: [DONE]\n\n"
             finished = True
         finally:
@@ -281,7 +283,16 @@ def _sse_chunk(model: str, delta: dict[str, Any], finish: str | None) -> str:
     return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
 
 
-def _completion(model: str, messages: list[dict[str, str]], text: str) -> dict[str, Any]:
+def _cut(text: str, max_tokens: Any) -> tuple[str, str]:
+    """Honour ``max_tokens`` (4 characters a token): cut answers say ``length``."""
+    if isinstance(max_tokens, int) and len(text) > max_tokens * 4:
+        return text[: max_tokens * 4], "length"
+    return text, "stop"
+
+
+def _completion(
+    model: str, messages: list[dict[str, str]], text: str, finish: str
+) -> dict[str, Any]:
     prompt_tokens = sum(len(str(m.get("content") or "")) for m in messages) // 4
     completion_tokens = len(text) // 4
     return {
@@ -290,7 +301,7 @@ def _completion(model: str, messages: list[dict[str, str]], text: str) -> dict[s
         "created": int(time.time()),
         "model": model,
         "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
         ],
         "usage": {
             "prompt_tokens": prompt_tokens,

@@ -13,13 +13,14 @@ never loads NumPy-heavy code a service does not use.
 
 from ragapi_common.models.breaker import Breakers, CircuitBreaker, State
 from ragapi_common.models.embedding import Embedder, RemoteEmbedder
-from ragapi_common.models.llm import LlmClient
+from ragapi_common.models.llm import Completion, LlmClient
 from ragapi_common.models.rerank import Reranker
 from ragapi_common.models.transport import RetryPolicy
 
 __all__ = [
     "Breakers",
     "CircuitBreaker",
+    "Completion",
     "Embedder",
     "LlmClient",
     "RemoteEmbedder",

@@ -28,6 +28,23 @@ from ragapi_common.tenancy import Endpoint, LlmLimits
 Messages = list[dict[str, str]]
 
 
+class Completion(str):
+    """The answer's text, which also says why the model stopped (``"length"``: cut off)."""
+
+    __slots__ = ("finish_reason",)
+    finish_reason: str | None
+
+    def __new__(cls, text: str, finish_reason: str | None = None) -> Completion:
+        completion = super().__new__(cls, text)
+        completion.finish_reason = finish_reason
+        return completion
+
+    @property
+    def truncated(self) -> bool:
+        """True when the output token limit cut the answer off."""
+        return self.finish_reason == "length"
+
+
 class LlmClient:
     """Chat completions, whole or streamed, under per-tenant limits."""
 
@@ -63,8 +80,8 @@ class LlmClient:
         max_tokens: int | None = None,
         temperature: float | None = None,
         extra_body: dict[str, Any] | None = None,
-    ) -> str:
-        """The assistant's answer to ``messages``."""
+    ) -> Completion:
+        """The assistant's answer to ``messages`` (a ``str``; see :class:`Completion`)."""
         body = _chat_body(endpoint, messages, max_tokens, temperature, extra_body, stream=False)
         prompt_tokens = estimate_tokens(m.get("content") or "" for m in messages)
         async with (
@@ -158,15 +175,17 @@ def _chat_body(
     return body
 
 
-def _completion(response: httpx.Response) -> tuple[str, dict[str, int]]:
-    """The first choice's content and the usage block of a chat completion."""
+def _completion(response: httpx.Response) -> tuple[Completion, dict[str, int]]:
+    """The first choice and the usage block of a chat completion."""
     try:
         data = response.json()
-        content = data["choices"][0]["message"].get("content") or ""
+        choice = data["choices"][0]
+        content = choice["message"].get("content") or ""
         usage = data.get("usage") or {}
+        usage = {k: int(v) for k, v in usage.items() if isinstance(v, int)}
     except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
         raise ProviderRejected(f"the LLM answered an unreadable completion: {exc!r}") from exc
-    return str(content), {k: int(v) for k, v in usage.items() if isinstance(v, int)}
+    return Completion(str(content), choice.get("finish_reason")), usage
 
 
 async def _sse_deltas(response: httpx.Response) -> AsyncIterator[str]:
