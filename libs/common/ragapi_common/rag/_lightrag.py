@@ -28,7 +28,7 @@ from lightrag import LightRAG, QueryParam  # noqa: E402
 from lightrag.base import DocStatus  # noqa: E402
 from lightrag.kg import shared_storage  # noqa: E402
 from lightrag.operate import kg_query, naive_query  # noqa: E402
-from lightrag.utils import EmbeddingFunc, TiktokenTokenizer, Tokenizer  # noqa: E402
+from lightrag.utils import EmbeddingFunc, TiktokenTokenizer, Tokenizer, TokenSpan  # noqa: E402
 
 # LightRAG logs every pipeline step at INFO; ragapi logs outcomes itself.
 for _logger in ("lightrag", "nano-vectordb"):
@@ -51,6 +51,7 @@ __all__ = [
     "LightRAG",
     "QueryParam",
     "TiktokenTokenizer",
+    "TokenSpan",
     "Tokenizer",
     "kg_query",
     "naive_query",

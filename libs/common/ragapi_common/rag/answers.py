@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .tenant import LightRagTenant
 
 EXCERPT_CHARS = 300
+MAX_CHUNKS = 20
 #: Passages an extractive (no LLM) answer quotes.
 EXTRACTIVE_PASSAGES = 3
 NO_CONTEXT = "No indexed passage matches this question."
@@ -30,7 +31,9 @@ def _param(tenant: LightRagTenant, question: Question, **flags: Any) -> QueryPar
         # Without an LLM there are no keywords and no graph: vector search only.
         mode=question.mode if caps.llm else "naive",
         top_k=question.top_k,
-        chunk_top_k=question.top_k,
+        # LightRAG's default of 20 chunks unless fewer are asked for: more are cut by
+        # the token budget anyway, after costing a tokenization each.
+        chunk_top_k=min(question.top_k, MAX_CHUNKS),
         conversation_history=[{"role": t.role, "content": t.content} for t in question.history],
         enable_rerank=caps.rerank,
         include_references=True,

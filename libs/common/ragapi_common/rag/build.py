@@ -16,7 +16,7 @@ from . import content, functions
 from ._lightrag import STORAGES, LightRAG
 from .marker import ensure_embedder
 from .tenant import Capabilities, LightRagTenant
-from .tokenizer import CachedTokenizer
+from .tokenizer import OfflineTokenizer
 
 #: ``(tenant_id, effective config) -> the embedder its index uses``
 EmbedderFor = Callable[[str, Effective], Embedder]
@@ -61,7 +61,7 @@ def _describer(models: Models, tenant_id: str, effective: Effective) -> content.
 
 def _lightrag_kwargs(
     settings: CommonSettings, tenant_id: str, effective: Effective, models: Models,
-    embedder: Embedder, tokenizer: CachedTokenizer,
+    embedder: Embedder, tokenizer: OfflineTokenizer,
 ) -> dict[str, Any]:  # fmt: skip
     rerank = models.reranker is not None and effective.rerank.configured
     llm = (
@@ -93,7 +93,7 @@ async def build_tenant(
     tenant_id: str,
     effective: Effective,
     models: Models,
-    tokenizer: CachedTokenizer,
+    tokenizer: OfflineTokenizer,
 ) -> LightRagTenant:
     """A ready (storages initialized) instance; refuses an index of another embedder."""
     if settings.storage_profile not in STORAGES:

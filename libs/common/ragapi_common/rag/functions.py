@@ -88,13 +88,15 @@ def embedding_function(embedder: Embedder, cache: QueryEmbeddingCache) -> Embedd
     """LightRAG's ``embedding_func``; documents come in LightRAG's batches."""
 
     async def embed(texts: Sequence[str], context: str = "document", **_: Any) -> Vectors:
-        if context != "query" or len(texts) != 1:
+        if context != "query":
             return await embedder.embed(list(texts))
-        cached = cache.get(texts[0])
-        if cached is None:
-            cached = (await embedder.embed([texts[0]]))[0]
-            cache.put(texts[0], cached)
-        return cached.reshape(1, -1)
+        vectors = {text: v for text in texts if (v := cache.get(text)) is not None}
+        missing = [text for text in dict.fromkeys(texts) if text not in vectors]
+        if missing:
+            for text, vector in zip(missing, await embedder.embed(missing), strict=True):
+                cache.put(text, vector)
+                vectors[text] = vector
+        return np.stack([vectors[text] for text in texts])
 
     return EmbeddingFunc(
         embedding_dim=embedder.dim,

@@ -17,7 +17,7 @@ from ragapi_common.tenancy import resolve
 
 from .build import Models, build_tenant
 from .tenant import LightRagTenant
-from .tokenizer import CachedTokenizer
+from .tokenizer import CachedTokenizer, OfflineTokenizer
 from .workspace import reset_workspace_state
 
 
@@ -44,19 +44,20 @@ class Registry:
         max_instances: int = 64,
         idle_s: float = 900.0,
         sweep_interval_s: float = 30.0,
+        tokenizer: OfflineTokenizer | None = None,
     ) -> None:
         self._settings = settings
         self._models = models
         self._max = max_instances
         self._idle_s = idle_s
         self._sweep_interval_s = sweep_interval_s
-        self._tokenizer = CachedTokenizer()
+        self._tokenizer = tokenizer or CachedTokenizer()
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
         self._sweeper: asyncio.Task[None] | None = None
 
     @property
-    def tokenizer(self) -> CachedTokenizer:
+    def tokenizer(self) -> OfflineTokenizer:
         return self._tokenizer
 
     def loaded(self) -> list[str]:

