@@ -26,7 +26,9 @@ def png_bytes() -> bytes:
 
     header = (1).to_bytes(4, "big") * 2 + b"\x08\x02\x00\x00\x00"
     pixels = zlib.compress(b"\x00\xff\x00\x00")
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
 
 
 async def test_upload_answers_202_with_records(
@@ -34,7 +36,7 @@ async def test_upload_answers_202_with_records(
 ) -> None:
     stack = await make_ingest(workers=False)
     tenant = await tenant_factory()
-    content = "Ada Lovelace wrote the first program.\n".encode()
+    content = b"Ada Lovelace wrote the first program.\n"
     response = await stack.upload(
         tenant, [("notes.md", content)], metadata=json.dumps({"source": "test"})
     )
@@ -115,7 +117,9 @@ async def test_type_is_sniffed_from_the_bytes_not_the_name(
     response = await stack.upload(tenant, [("notes.txt", png_bytes())])
     assert response.status_code == 202
     assert response.json()["documents"][0]["content_type"] == "image/png"
-    response = await stack.upload(tenant, [("photo.jpg", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n")])
+    response = await stack.upload(
+        tenant, [("photo.jpg", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n")]
+    )
     assert response.json()["documents"][0]["content_type"] == "application/pdf"
     # One unreadable file refuses the whole request: nothing is stored.
     mixed = await stack.upload(tenant, [("ok.txt", b"fine text"), ("bad.bin", ELF)])
@@ -145,8 +149,11 @@ async def test_filenames_are_data_never_paths(
         # Raw bytes in the header, as a client that does not percent-encode sends them.
         disposition = f'form-data; name="files"; filename="{raw}"'.encode()
         body = (
-            b"--b0undary\r\nContent-Disposition: " + disposition + b"\r\n\r\n"
-            + f"content number {index}".encode() + b"\r\n--b0undary--\r\n"
+            b"--b0undary\r\nContent-Disposition: "
+            + disposition
+            + b"\r\n\r\n"
+            + f"content number {index}".encode()
+            + b"\r\n--b0undary--\r\n"
         )
         response = await stack.client.post("/v1/documents", content=body, headers=headers)
         assert response.status_code == 202, response.text
@@ -159,15 +166,19 @@ async def test_malformed_or_empty_multipart(
     stack = await make_ingest(workers=False)
     tenant = await tenant_factory()
     headers = {**tenant.headers, "content-type": "multipart/form-data; boundary=xyz"}
-    broken = await stack.client.post("/v1/documents", content=b"--xyz\r\nnot a header", headers=headers)
+    broken = await stack.client.post(
+        "/v1/documents", content=b"--xyz\r\nnot a header", headers=headers
+    )
     assert broken.status_code == 400
     not_multipart = await stack.client.post("/v1/documents", json={"a": 1}, headers=tenant.headers)
     assert not_multipart.status_code == 400
-    no_files = await stack.client.post("/v1/documents", data={"x": "1"}, files={}, headers=tenant.headers)
+    no_files = await stack.client.post(
+        "/v1/documents", data={"x": "1"}, files={}, headers=tenant.headers
+    )
     assert no_files.status_code in (400, 422)
     only_field = await stack.client.post(
         "/v1/documents",
-        content=b"--xyz\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--xyz--\r\n",
+        content=b'--xyz\r\nContent-Disposition: form-data; name="x"\r\n\r\n1\r\n--xyz--\r\n',
         headers=headers,
     )
     assert only_field.status_code == 422
@@ -209,7 +220,9 @@ async def test_text_limits(make_ingest: StackFactory, tenant_factory: TenantFact
     assert invalid.status_code == 422
     assert invalid.json()["error"]["details"][0]["field"] == "documents.0.text"
     not_json = await stack.client.post(
-        "/v1/documents/text", content=b"{", headers={**tenant.headers, "content-type": "application/json"}
+        "/v1/documents/text",
+        content=b"{",
+        headers={**tenant.headers, "content-type": "application/json"},
     )
     assert not_json.status_code == 400
 
@@ -225,13 +238,17 @@ async def test_listing_pages_and_filters(
     cursor = None
     while True:
         params = {"limit": "3", **({"cursor": cursor} if cursor else {})}
-        page = (await stack.client.get("/v1/documents", params=params, headers=tenant.headers)).json()
+        page = (
+            await stack.client.get("/v1/documents", params=params, headers=tenant.headers)
+        ).json()
         seen += [d["doc_id"] for d in page["documents"]]
         cursor = page["next_cursor"]
         if cursor is None:
             break
     assert len(seen) == len(set(seen)) == 7
-    queued = await stack.client.get("/v1/documents", params={"status": "queued"}, headers=tenant.headers)
+    queued = await stack.client.get(
+        "/v1/documents", params={"status": "queued"}, headers=tenant.headers
+    )
     assert len(queued.json()["documents"]) == 7
     processed = await stack.client.get(
         "/v1/documents", params={"status": "processed"}, headers=tenant.headers
