@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import shutil
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiofiles.os
 
 from ragapi_common.contracts.payloads import TenantContext
+from ragapi_common.metrics import Metrics
 from ragapi_common.settings import CommonSettings
 from ragapi_common.tenancy import resolve
 
@@ -19,6 +22,8 @@ from .build import Models, build_tenant
 from .tenant import LightRagTenant
 from .tokenizer import CachedTokenizer, OfflineTokenizer
 from .workspace import reset_workspace_state
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -45,6 +50,7 @@ class Registry:
         idle_s: float = 900.0,
         sweep_interval_s: float = 30.0,
         tokenizer: OfflineTokenizer | None = None,
+        on_close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._settings = settings
         self._models = models
@@ -55,6 +61,7 @@ class Registry:
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self._on_close = on_close
 
     @property
     def tokenizer(self) -> OfflineTokenizer:
@@ -142,7 +149,10 @@ class Registry:
     async def _sweep_forever(self) -> None:
         while True:
             await asyncio.sleep(self._sweep_interval_s)
-            await self.sweep()
+            try:
+                await self.sweep()
+            except Exception:
+                _log.exception("evicting idle tenant instances failed")
 
     async def close(self) -> None:
         if self._sweeper is not None:
@@ -152,3 +162,13 @@ class Registry:
             self._sweeper = None
         for tenant_id in list(self._entries):
             await self.evict(tenant_id)
+        if self._on_close is not None:
+            await self._on_close()
+
+
+def open_registry(settings: CommonSettings, *, metrics: Metrics | None = None) -> Registry:
+    """The process's registry with its own model clients (closed by ``close()``)."""
+    from .process import ProcessModels  # the HTTP and Redis clients: only when owned
+
+    models = ProcessModels(settings, metrics)
+    return Registry(settings, models.models, on_close=models.aclose)
