@@ -14,6 +14,7 @@ from ragapi_common.models import LlmClient
 from ragapi_common.ratelimit import RateLimiter
 from ragapi_common.tenancy import Endpoint
 from tests.models.conftest import FAST_RETRIES, GENEROUS
+from tests.support.fake_answers import IMAGE_MARKER
 from tests.support.fake_provider import CHAT, FakeProvider
 
 QUESTION = [{"role": "user", "content": "Say something."}]
@@ -174,3 +175,15 @@ async def test_metrics_are_registered_once_and_count_calls(
     assert 'ragapi_model_calls_total{kind="llm",outcome="ok"} 2.0' in text
     assert 'ragapi_model_retries_total{kind="llm",reason="500"} 1.0' in text
     assert 'ragapi_model_tokens_total{direction="prompt",kind="llm"}' in text
+
+
+async def test_content_parts_reach_a_vlm_verbatim(
+    llm: LlmClient, fake: FakeProvider, endpoint: Endpoint, tenant: str
+) -> None:
+    parts = [
+        {"type": "text", "text": "Describe this chart."},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+    ]
+    answer = await llm.complete(tenant, endpoint, GENEROUS, [{"role": "user", "content": parts}])
+    assert IMAGE_MARKER in answer
+    assert fake.requests_to(CHAT)[0]["json"]["messages"][0]["content"] == parts

@@ -26,8 +26,11 @@ import json
 import math
 import re
 from collections.abc import Sequence
+from typing import Any
 
 TUPLE = "<|#|>"
+#: Every answer to a message with an image part carries this marker.
+IMAGE_MARKER = "FAKE-VLM-DESCRIPTION"
 COMPLETE = "<|COMPLETE|>"
 
 _SENTENCE_END = re.compile(r"(?<=[.!?\u3002\uff01\uff1f])\s*|\n+")
@@ -220,11 +223,30 @@ def rag_answer(system: str, query: str) -> str:
     return body
 
 
-def chat_answer(messages: Sequence[dict[str, str]]) -> str:
+def text_of(content: Any) -> str:
+    """A message's text: the string, or the text parts of OpenAI content parts."""
+    if isinstance(content, str):
+        return content
+    parts = content if isinstance(content, list) else []
+    return "\n".join(str(p.get("text", "")) for p in parts if isinstance(p, dict))
+
+
+def _has_image(messages: Sequence[dict[str, Any]]) -> bool:
+    return any(
+        isinstance(p, dict) and p.get("type") == "image_url"
+        for m in messages
+        if isinstance(m.get("content"), list)
+        for p in m["content"]
+    )
+
+
+def chat_answer(messages: Sequence[dict[str, Any]]) -> str:
     """The answer LightRAG expects for whichever of its prompts ``messages`` carry."""
-    system = "\n".join(m.get("content") or "" for m in messages if m.get("role") == "system")
-    users = [m.get("content") or "" for m in messages if m.get("role") == "user"]
+    system = "\n".join(text_of(m.get("content")) for m in messages if m.get("role") == "system")
+    users = [text_of(m.get("content")) for m in messages if m.get("role") == "user"]
     last = users[-1] if users else ""
+    if _has_image(messages):
+        return f"An image described for the index. {IMAGE_MARKER} Prompt: {_clean(last, 300)}"
     json_mode = "JSON Contract" in system
     if "Based on the last extraction task" in last:
         return json.dumps({"entities": [], "relationships": []}) if json_mode else COMPLETE

@@ -291,9 +291,9 @@ def _cut(text: str, max_tokens: Any) -> tuple[str, str]:
 
 
 def _completion(
-    model: str, messages: list[dict[str, str]], text: str, finish: str
+    model: str, messages: list[dict[str, Any]], text: str, finish: str
 ) -> dict[str, Any]:
-    prompt_tokens = sum(len(str(m.get("content") or "")) for m in messages) // 4
+    prompt_tokens = sum(len(fake_answers.text_of(m.get("content"))) for m in messages) // 4
     completion_tokens = len(text) // 4
     return {
         "id": "chatcmpl-fake",

@@ -25,7 +25,10 @@ from ragapi_common.models.transport import ProviderCaller, RetryPolicy, deadline
 from ragapi_common.ratelimit import RateLimiter
 from ragapi_common.tenancy import Endpoint, LlmLimits
 
-Messages = list[dict[str, str]]
+#: OpenAI chat messages; ``content`` is a string or a list of content parts (VLM images).
+Messages = list[dict[str, Any]]
+#: What an image part is charged against tokens/min (about a high-detail OpenAI image).
+IMAGE_TOKENS = 1_000
 
 
 class Completion(str):
@@ -83,7 +86,7 @@ class LlmClient:
     ) -> Completion:
         """The assistant's answer to ``messages`` (a ``str``; see :class:`Completion`)."""
         body = _chat_body(endpoint, messages, max_tokens, temperature, extra_body, stream=False)
-        prompt_tokens = estimate_tokens(m.get("content") or "" for m in messages)
+        prompt_tokens = _prompt_tokens(messages)
         async with (
             deadline_within(limits.timeout_s, f"the LLM at {endpoint.base_url}") as deadline,
             self._admit(tenant_id, limits, prompt_tokens + (max_tokens or 0), deadline),
@@ -113,7 +116,7 @@ class LlmClient:
         once, so the provider sees the disconnect and stops generating.
         """
         body = _chat_body(endpoint, messages, max_tokens, temperature, extra_body, stream=True)
-        prompt_tokens = estimate_tokens(m.get("content") or "" for m in messages)
+        prompt_tokens = _prompt_tokens(messages)
         produced: list[str] = []
         async with contextlib.AsyncExitStack() as stack:
             async with deadline_within(
@@ -154,6 +157,23 @@ class LlmClient:
             metrics.tokens.labels("llm", "completion").inc(
                 received if received is not None else estimate_tokens([text])
             )
+
+
+def _prompt_tokens(messages: Messages) -> int:
+    """Estimated tokens of ``messages``: their text, plus a flat cost per image part."""
+    texts: list[str] = []
+    images = 0
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            texts.append(content)
+            continue
+        for part in content or ():
+            if isinstance(part, dict) and part.get("type") == "text":
+                texts.append(str(part.get("text") or ""))
+            else:
+                images += 1
+    return estimate_tokens(texts) + images * IMAGE_TOKENS
 
 
 def _chat_body(
