@@ -75,7 +75,7 @@ def missing_reason(spec: ServiceSpec) -> str | None:
         importlib.import_module(f"{spec.package}.app")
         importlib.import_module(f"{spec.package}.settings")
         if spec.uses_rag:
-            _registry_opener()
+            importlib.import_module("ragapi_common.rag.registry")
     except ImportError as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
@@ -83,13 +83,6 @@ def missing_reason(spec: ServiceSpec) -> str | None:
 
 def open_rag_registry(settings: CommonSettings, metrics: Metrics) -> RagRegistry:
     """The process's LightRAG registry (imported here: only ingest and query need it)."""
-    registry: RagRegistry = _registry_opener()(settings, metrics=metrics)
-    return registry
+    from ragapi_common.rag.registry import open_registry
 
-
-def _registry_opener() -> Any:
-    module = importlib.import_module("ragapi_common.rag.registry")
-    opener = getattr(module, "open_registry", None)
-    if opener is None:
-        raise ImportError("ragapi_common.rag.registry has no open_registry")
-    return opener
+    return open_registry(settings, metrics=metrics)

@@ -79,6 +79,8 @@ async def run_up(options: UpOptions) -> int:
             }
             gateway = _build_gateway(available, overrides, stack)
             await stack.enter_async_context(gateway.running())
+            # Each service set up logging under its own name; this process is all of them.
+            configure_logging("ragapi", env.log_level, json_lines=env.log_json)
             url = _public_url(options.host, sock.getsockname()[1])
 
             async def announce() -> None:
