@@ -14,6 +14,7 @@ import pytest
 
 from ragapi_common.metrics import Metrics
 from ragapi_common.rag.api import RagRegistry
+from ragapi_common.rag.registry import open_registry
 from ragapi_ingest.app import create_app
 from ragapi_ingest.settings import IngestSettings
 from tests.conftest import TenantFactory
@@ -72,18 +73,6 @@ class IngestStack:
 StackFactory = Callable[..., Awaitable[IngestStack]]
 
 
-def _open_registry(settings: IngestSettings, metrics: Metrics) -> RagRegistry:
-    from ragapi_common.rag import registry
-
-    opener: Any = getattr(registry, "open_registry", None)
-    if opener is None:  # until the adapter's opener lands: the query tests' assembly
-        from tests.query import registry_shim
-
-        opener = registry_shim.open_registry
-    rag: RagRegistry = opener(settings, metrics=metrics)
-    return rag
-
-
 @pytest.fixture
 async def make_ingest(
     common_settings: dict[str, Any], fake: FakeProvider, tenant_factory: TenantFactory
@@ -105,7 +94,7 @@ async def make_ingest(
             metrics = Metrics()
             rag: RagRegistry | None = None
             if workers:
-                rag = _open_registry(settings, metrics)
+                rag = open_registry(settings, metrics=metrics)
                 stack.push_async_callback(rag.close)
             app = create_app(settings, metrics=metrics, rag=rag)
             url = await stack.enter_async_context(serving(app))
