@@ -81,7 +81,7 @@ async def deadline_within(timeout_s: float, what: str) -> AsyncIterator[float]:
             yield deadline
     except TimeoutError as exc:
         raise DependencyUnavailable(
-            f"{what} gave no answer within {timeout_s:g} s", retry_after=timeout_s
+            f"{what} gave no answer within {timeout_s:g} s", retry_after=min(timeout_s, 30.0)
         ) from exc
 
 
