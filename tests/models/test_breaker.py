@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import httpx
 import pytest
@@ -100,6 +101,9 @@ async def test_fails_fast_while_open_then_recovers_through_half_open(
     with pytest.raises(CircuitOpen):
         await llm.complete(tenant, endpoint, GENEROUS, QUESTION)
     assert len(fake.requests) == sent  # failed fast: the provider saw nothing
+    assert 'ragapi_model_calls_total{kind="llm",outcome="circuit_open"} 1.0' in (
+        metrics.render().decode()
+    )
 
     fake.configure(fail_forever=False, reply="back")
     await asyncio.sleep(0.5)
@@ -122,4 +126,38 @@ async def test_a_flaky_provider_does_not_trip_the_breaker(
     answers = [await llm.complete(tenant, endpoint, GENEROUS, QUESTION) for _ in range(40)]
     assert answers == ["ok"] * 40
     assert len(fake.requests_to(CHAT)) > 40  # some attempts did fail and were retried
+    assert breakers.states() == {fake.base_url: "closed"}
+
+
+async def test_a_hanging_provider_counts_as_failing(
+    http: httpx.AsyncClient,
+    limiter: RateLimiter,
+    fake: FakeProvider,
+    endpoint: Endpoint,
+    tenant: str,
+) -> None:
+    breakers = Breakers(failure_threshold=1)
+    llm = LlmClient(http, limiter, breakers=breakers, policy=FAST_RETRIES)
+    fake.configure(latency_s=5)
+    with pytest.raises(DependencyUnavailable):
+        await llm.complete(tenant, endpoint, dataclasses.replace(GENEROUS, timeout_s=0.3), QUESTION)
+    assert breakers.states() == {fake.base_url: "open"}
+
+
+async def test_a_cancelled_call_does_not_count(
+    http: httpx.AsyncClient,
+    limiter: RateLimiter,
+    fake: FakeProvider,
+    endpoint: Endpoint,
+    tenant: str,
+) -> None:
+    breakers = Breakers(failure_threshold=1)
+    llm = LlmClient(http, limiter, breakers=breakers, policy=FAST_RETRIES)
+    fake.configure(latency_s=5)
+    call = asyncio.create_task(llm.complete(tenant, endpoint, GENEROUS, QUESTION))
+    async with asyncio.timeout(5):
+        await fake.until(lambda f: len(f.requests) == 1)
+    call.cancel()  # e.g. the client of a query went away
+    with pytest.raises(asyncio.CancelledError):
+        await call
     assert breakers.states() == {fake.base_url: "closed"}

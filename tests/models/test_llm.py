@@ -73,11 +73,10 @@ async def test_closing_a_stream_early_disconnects_the_provider(
     first = await anext(stream)
     assert first
     await stream.aclose()
-    for _ in range(200):  # the fake notices when its next write finds the socket gone
-        if fake.disconnects:
-            break
-        await asyncio.sleep(0.01)
-    assert fake.disconnects == 1
+    # The fake notices when its next write finds the socket gone.
+    async with asyncio.timeout(5):
+        await fake.until(lambda f: f.disconnects == 1)
+    assert fake.in_flight == 0
 
 
 async def test_429_is_retried_after_the_providers_retry_after(

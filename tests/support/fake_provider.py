@@ -7,6 +7,7 @@
         fake.requests                       # [{"path", "json", "headers", "time"}, ...]
         fake.disconnects                    # streams the client abandoned mid-way
         fake.max_in_flight                  # most requests served at the same time
+        await fake.until(lambda f: f.disconnects > 0)   # wait for what a test expects
 
 Serves ``POST /v1/chat/completions`` (whole, or SSE with ``stream: true``),
 ``POST /v1/embeddings``, ``POST /v1/rerank`` and ``GET /v1/models``; the
@@ -27,7 +28,7 @@ import random
 import signal
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -82,6 +83,7 @@ class FakeProvider:
         self._failures = 0
         self._server: _QuietServer | None = None
         self._task: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
 
     # -- configuration and inspection -------------------------------------------------
     def configure(self, **changes: Any) -> None:
@@ -105,6 +107,15 @@ class FakeProvider:
 
     def requests_to(self, path: str) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["path"] == path]
+
+    async def until(self, condition: Callable[[FakeProvider], bool]) -> None:
+        """Wait until ``condition(fake)`` holds (checked whenever a request starts or ends).
+
+        Bound it with ``asyncio.timeout`` where the test could otherwise hang.
+        """
+        while not condition(self):
+            self._changed.clear()
+            await self._changed.wait()
 
     # -- lifecycle -------------------------------------------------------------------
     async def __aenter__(self) -> FakeProvider:
@@ -216,6 +227,7 @@ class FakeProvider:
             {"path": path, "json": body, "headers": dict(request.headers), "time": time.monotonic()}
         )
         self._enter()
+        self._changed.set()
         try:
             if not isinstance(body, dict) or "_raw" in body:
                 yield {}, JSONResponse({"error": {"message": "body is not a JSON object"}}, 400)
@@ -225,6 +237,7 @@ class FakeProvider:
             yield body, self._failure(path)
         finally:
             self.in_flight -= 1
+            self._changed.set()
 
     def _enter(self) -> None:
         self.in_flight += 1
@@ -259,6 +272,7 @@ class FakeProvider:
             self.in_flight -= 1
             if not finished:
                 self.disconnects += 1
+            self._changed.set()
 
 
 def _pieces(text: str) -> Iterator[str]:

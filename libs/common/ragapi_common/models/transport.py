@@ -124,10 +124,14 @@ class ProviderCaller:
         if not endpoint.configured:
             raise ProviderRejected(f"no {self.kind} endpoint is configured")
         breaker = self.breakers.for_endpoint(endpoint.base_url)
-        probe = breaker.before_call()
+        try:
+            probe = breaker.before_call()
+        except CircuitOpen:
+            self._count("circuit_open")
+            raise
         started = time.perf_counter()
         ok: bool | None = None
-        outcome = "cancelled"
+        outcome = "aborted"
         try:
             result = await self._attempts(
                 endpoint, path, body, deadline, stream, read_timeout_s, breaker.raise_if_open
@@ -150,13 +154,18 @@ class ProviderCaller:
                 retry_after=result.retry_after or self.policy.max_delay_s,
             )
         finally:
-            if outcome == "cancelled" and asyncio.get_running_loop().time() >= deadline:
+            if outcome == "aborted" and asyncio.get_running_loop().time() >= deadline:
                 # Cancelled by the call's own deadline: the provider hung, a failure.
                 ok, outcome = False, "timeout"
             breaker.record(ok, probe=probe)
-            if self.metrics is not None:
-                self.metrics.calls.labels(self.kind, outcome).inc()
-                self.metrics.latency.labels(self.kind).observe(time.perf_counter() - started)
+            self._count(outcome, time.perf_counter() - started)
+
+    def _count(self, outcome: str, seconds: float | None = None) -> None:
+        if self.metrics is None:
+            return
+        self.metrics.calls.labels(self.kind, outcome).inc()
+        if seconds is not None:
+            self.metrics.latency.labels(self.kind).observe(seconds)
 
     async def _attempts(
         self,
@@ -198,15 +207,16 @@ class ProviderCaller:
         """One attempt: the 2xx response, a retryable failure, or ProviderRejected."""
         try:
             response = await self.http.send(request, stream=stream)
+            if not response.is_success:
+                await response.aread()
+                await response.aclose()
         except httpx.TimeoutException as exc:
             return _Failure("timeout", f"timed out ({type(exc).__name__})")
         except httpx.TransportError as exc:
             return _Failure("connection", f"{type(exc).__name__}: {exc}")
+        status = response.status_code
         if response.is_success:
             return response
-        await response.aread()
-        await response.aclose()
-        status = response.status_code
         if status in RETRYABLE_STATUSES:
             return _Failure(str(status), f"HTTP {status}", retry_after_s(response.headers))
         raise ProviderRejected(
