@@ -112,7 +112,7 @@ def _mostly_inside(rect: Rect, others: list[Rect]) -> bool:
 def image_rects(page: Page, min_share: float, limit: int) -> list[Rect]:
     """Where the page shows embedded images big enough to matter, largest first."""
     area = abs(page.rect) or 1.0
-    rects = [Rect(info["bbox"]) & page.rect for info in page.get_image_info()]
+    rects = [pymupdf.Rect(info["bbox"]) & page.rect for info in page.get_image_info()]
     rects = [r for r in rects if not r.is_empty and abs(r) / area >= min_share]
     rects.sort(key=lambda r: -abs(r))
     return rects[:limit]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 
@@ -13,21 +14,24 @@ MAX_ROWS = 5000
 
 
 def read_xlsx(path: Path) -> list[PageOutput]:
-    book = openpyxl.load_workbook(str(path), read_only=True, data_only=True)
-    try:
-        pages = []
-        for index, sheet in enumerate(book.worksheets):
-            rows = []
-            for number, row in enumerate(sheet.iter_rows(values_only=True)):
-                if number >= MAX_ROWS:
-                    break
-                rows.append(list(row))
-            items = [text_item(str(sheet.title), index, level=2)]
-            body = markdown_table(rows)
-            if body:
-                caption = [f"first {MAX_ROWS} rows"] if len(rows) >= MAX_ROWS else []
-                items.append(table_item(body, index, caption=caption))
-            pages.append(PageOutput(index, items))
-        return pages
-    finally:
-        book.close()
+    # A file object, not a name: openpyxl refuses names without an Excel extension.
+    with path.open("rb") as file:
+        book = openpyxl.load_workbook(file, read_only=True, data_only=True)
+        try:
+            return [_sheet(sheet, index) for index, sheet in enumerate(book.worksheets)]
+        finally:
+            book.close()
+
+
+def _sheet(sheet: Any, index: int) -> PageOutput:
+    rows = []
+    for number, row in enumerate(sheet.iter_rows(values_only=True)):
+        if number >= MAX_ROWS:
+            break
+        rows.append(list(row))
+    items = [text_item(str(sheet.title), index, level=2)]
+    body = markdown_table(rows)
+    if body:
+        caption = [f"first {MAX_ROWS} rows"] if len(rows) >= MAX_ROWS else []
+        items.append(table_item(body, index, caption=caption))
+    return PageOutput(index, items)
