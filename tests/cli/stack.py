@@ -73,13 +73,19 @@ class UpProcess:
                 self.banner[match.group(1)] = match.group(2)
 
     async def wait_ready(self) -> None:
+        last = "no answer"
         async with httpx.AsyncClient(base_url=self.url) as client:
             for _ in range(600):
-                answer = await client.get("/readyz")
-                if answer.status_code == 200:
-                    return
+                try:
+                    answer = await client.get("/readyz")
+                except httpx.TransportError as exc:
+                    last = repr(exc)
+                else:
+                    if answer.status_code == 200:
+                        return
+                    last = answer.text
                 await asyncio.sleep(0.1)
-        raise AssertionError(f"never ready: {answer.text}")
+        raise AssertionError(f"never ready: {last}")
 
     def children(self) -> list[psutil.Process]:
         assert self.process is not None

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.cli.stack import UpProcess, run_cli
+from tests.cli.stack import UpProcess, cli_env, run_cli
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -128,3 +134,34 @@ async def test_ingest_wait_then_ask_streams_with_references(
     code, out, err = await run_cli("ask", "anything", **{**tenant, "RAGAPI_TENANT_KEY": "rk_bad"})
     assert code == 1
     assert "401 unauthorized" in err
+
+
+async def test_serve_runs_one_service_until_sigterm(
+    nats_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = cli_env(
+        RAGAPI_NATS_URL=nats_url,
+        RAGAPI_REDIS_URL=redis_url,
+        RAGAPI_ADMIN_TOKEN="serve-admin",
+        RAGAPI_SECRET_KEY="serve-secret",
+        RAGAPI_DATA_DIR=str(tmp_path),
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ragapi_cli", "serve", "tenants", "--port", str(port),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, env=env,
+    )  # fmt: skip
+    try:
+        up = UpProcess(tmp_path, port=port)
+        await up.wait_ready()
+        async with httpx.AsyncClient(base_url=up.url) as client:
+            listed = await client.get(
+                "/v1/tenants", headers={"authorization": "Bearer serve-admin"}
+            )
+            spec = await client.get("/openapi.json")
+        assert listed.status_code == 200
+        assert "/v1/tenants" in spec.json()["paths"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), 30)
+    assert code == 0

@@ -19,10 +19,8 @@ from ragapi_cli import admin, ask, ingest
 from ragapi_cli.client import ApiError
 from ragapi_cli.embedded import EmbeddedServerError
 from ragapi_cli.lifespan import LifespanFailed
-from ragapi_cli.serve import SplitLocalStorage, run_serve
 from ragapi_cli.services import SERVICE_NAMES
-from ragapi_cli.settings import CliSettings
-from ragapi_cli.up import UpOptions, run_up
+from ragapi_cli.settings import CliSettings, SplitLocalStorage
 
 Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 _FAILURES = (
@@ -37,10 +35,14 @@ _FAILURES = (
 
 
 async def _up(args: argparse.Namespace) -> int:
+    from ragapi_cli.up import UpOptions, run_up  # the server side: not for client commands
+
     return await run_up(UpOptions(host=args.host, port=args.port, data_dir=Path(args.data_dir)))
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    from ragapi_cli.serve import run_serve
+
     return await run_serve(args.service, args.host, args.port)
 
 

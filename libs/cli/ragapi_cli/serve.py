@@ -21,26 +21,12 @@ from ragapi_common.metrics import Metrics
 log = logging.getLogger(__name__)
 
 
-class SplitLocalStorage(RuntimeError):
-    """``serve ingest|query`` with the ``local`` profile: the data would diverge."""
-
-
-def refuse_split_local(service: str, cli: CliSettings) -> None:
-    if cli.storage_profile == "local" and not cli.allow_split_local:
-        raise SplitLocalStorage(
-            f"the 'local' storage profile keeps LightRAG's data inside one process, so "
-            f"'{service}' cannot run as a separate service with it: run everything with "
-            f"'ragapi up', or set RAGAPI_STORAGE_PROFILE=postgres (with RAGAPI_POSTGRES_DSN) "
-            f"for a split deployment"
-        )
-
-
 async def run_serve(service: str, host: str, port: int) -> int:
     """Serve one service until SIGINT/SIGTERM; 0 after a clean shutdown."""
     spec = spec_of(service)
     cli = CliSettings()
     if spec.uses_rag:
-        refuse_split_local(service, cli)
+        cli.refuse_split_local(service)
     settings = spec.settings()
     configure_logging(settings.service_name, settings.log_level, json_lines=settings.log_json)
     metrics = Metrics()

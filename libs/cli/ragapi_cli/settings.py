@@ -7,6 +7,10 @@ from pydantic import SecretStr
 from ragapi_common.settings import CommonSettings
 
 
+class SplitLocalStorage(RuntimeError):
+    """``serve ingest|query`` with the ``local`` profile: the data would diverge."""
+
+
 class CliSettings(CommonSettings):
     """``RAGAPI_URL`` and ``RAGAPI_TENANT_KEY`` for the client commands.
 
@@ -19,6 +23,16 @@ class CliSettings(CommonSettings):
     url: str = "http://127.0.0.1:8000"
     tenant_key: SecretStr = SecretStr("")
     allow_split_local: bool = False
+
+    def refuse_split_local(self, service: str) -> None:
+        """Raise :class:`SplitLocalStorage` unless ``service`` may run alone here."""
+        if self.storage_profile == "local" and not self.allow_split_local:
+            raise SplitLocalStorage(
+                f"the 'local' storage profile keeps LightRAG's data inside one process, so "
+                f"'{service}' cannot run as a separate service with it: run everything with "
+                f"'ragapi up', or set RAGAPI_STORAGE_PROFILE=postgres (with RAGAPI_POSTGRES_DSN) "
+                f"for a split deployment"
+            )
 
     def given(self, field: str) -> bool:
         """True when the environment (or a caller) set ``field`` explicitly."""
