@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from ragapi_common.errors import RateLimited
 from ragapi_common.models import LlmClient
+from ragapi_common.models.gate import estimate_tokens
 from ragapi_common.ratelimit import RateLimiter
 from ragapi_common.tenancy import Endpoint
 from tests.models.conftest import FAST_RETRIES, GENEROUS
@@ -66,3 +67,9 @@ async def test_a_wait_past_the_deadline_is_a_429_at_once(
     assert caught.value.retry_after is not None
     assert caught.value.retry_after > 5
     assert len(fake.requests_to(CHAT)) == 1
+
+
+def test_token_estimate_counts_cjk_characters_as_tokens() -> None:
+    assert estimate_tokens(["x" * 400]) == 100
+    assert estimate_tokens(["汉" * 100]) == 100  # not 25: cl100k spends ~1.2 per character
+    assert estimate_tokens(["ab" * 2, "汉字"]) == 1 + 2

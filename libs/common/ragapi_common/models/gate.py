@@ -18,8 +18,18 @@ from ragapi_common.ratelimit import RateLimiter
 
 
 def estimate_tokens(texts: Iterable[str]) -> int:
-    """A cheap token estimate (4 characters per token), no tokenizer on the hot path."""
-    return sum(len(text) for text in texts) // 4
+    """A cheap token estimate, no tokenizer on the hot path.
+
+    ASCII text runs ~4 characters per token; CJK and other non-ASCII characters
+    about one token each (cl100k: 1.2 per Chinese character), so counting them
+    as a quarter would let a Chinese prompt spend five times its budget.
+    """
+    ascii_chars = other_chars = 0
+    for text in texts:
+        ascii_count = len(text) if text.isascii() else len(text.encode("ascii", "ignore"))
+        ascii_chars += ascii_count
+        other_chars += len(text) - ascii_count
+    return ascii_chars // 4 + other_chars
 
 
 class TenantGate:
