@@ -7,7 +7,6 @@ import os
 
 import pytest
 
-from ragapi_cli.serve import refuse_split_local
 from ragapi_cli.services import spec_of
 from ragapi_cli.settings import CliSettings
 from tests.deploy.manifests import OVERLAYS, SERVICES, config_data, container, one, overlay
@@ -51,8 +50,7 @@ def test_the_service_starts_with_its_pod_environment(
         pod_env.setenv(key, value)
     settings = spec_of(svc).settings()
     assert settings.service_name == svc
-    assert settings.storage_profile == "postgres"
+    assert settings.storage_profile == "postgres"  # `local` refuses to run split
     assert settings.nats_url == variables["RAGAPI_NATS_URL"]
     assert settings.admin_token.get_secret_value()
     assert settings.secret_key.get_secret_value()
-    refuse_split_local(svc, CliSettings())  # would raise with the `local` profile
