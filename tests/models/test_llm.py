@@ -186,3 +186,22 @@ async def test_content_parts_reach_a_vlm_verbatim(
     answer = await llm.complete(tenant, endpoint, GENEROUS, [{"role": "user", "content": parts}])
     assert IMAGE_MARKER in answer
     assert fake.requests_to(CHAT)[0]["json"]["messages"][0]["content"] == parts
+
+
+async def test_a_stream_is_retried_before_its_first_byte(
+    llm: LlmClient, fake: FakeProvider, endpoint: Endpoint, tenant: str
+) -> None:
+    fake.configure(fail_next=2, fail_statuses=(503, 429), reply="after two failures")
+    deltas = [d async for d in llm.stream(tenant, endpoint, GENEROUS, QUESTION)]
+    assert "".join(deltas) == "after two failures"
+    assert len(fake.requests_to(CHAT)) == 3
+
+
+async def test_a_refused_stream_raises_on_the_first_read(
+    llm: LlmClient, fake: FakeProvider, endpoint: Endpoint, tenant: str
+) -> None:
+    fake.configure(fail_forever=True, fail_statuses=(401,))
+    stream = llm.stream(tenant, endpoint, GENEROUS, QUESTION)
+    with pytest.raises(ProviderRejected, match="HTTP 401"):
+        await anext(stream)
+    assert len(fake.requests_to(CHAT)) == 1
