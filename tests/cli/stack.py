@@ -91,11 +91,11 @@ class UpProcess:
         assert self.process is not None
         return psutil.Process(self.process.pid).children(recursive=True)
 
-    async def stop(self, grace_s: float = 30.0) -> int:
-        """SIGTERM and wait; the exit code (the process is killed if it overstays)."""
+    async def stop(self, grace_s: float = 30.0, sig: signal.Signals = signal.SIGTERM) -> int:
+        """Signal and wait; the exit code (the process is killed if it overstays)."""
         assert self.process is not None
         if self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(sig)
         try:
             return await asyncio.wait_for(self.process.wait(), grace_s)
         except TimeoutError:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import stat
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,7 +14,8 @@ import httpx
 import psutil
 import pytest
 
-from tests.cli.stack import UpProcess
+from tests.cli.stack import UpProcess, cli_env
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -125,7 +128,8 @@ async def test_sigterm_exits_zero_leaving_no_child(tmp_path: Path) -> None:
     assert await up.stop(grace_s=30) == 0
     assert await _wait_gone(list(children)) == []
 
-    # A second start on the same data: same admin token, the default tenant is not re-made.
+    # A second start on the same data: same admin token, the default tenant is not re-made;
+    # stopped with Ctrl-C's SIGINT this time.
     again = UpProcess(tmp_path / "data")
     await again.start(expect_key=False)
     try:
@@ -137,5 +141,31 @@ async def test_sigterm_exits_zero_leaving_no_child(tmp_path: Path) -> None:
         assert tenant.status_code == 200  # Redis kept it (append-only file)
         children = {child.pid: child.name() for child in again.children()}
     finally:
-        assert await again.stop(grace_s=30) == 0
+        assert await again.stop(grace_s=30, sig=signal.SIGINT) == 0
     assert await _wait_gone(list(children)) == []
+
+
+def _servers_on(data_dir: Path) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["name", "cmdline"]):
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if process.info["name"] in ("nats-server", "redis-server") and str(data_dir) in cmdline:
+            found.append(process)
+    return found
+
+
+async def test_a_failed_start_exits_one_and_stops_what_it_started(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    dead_redis = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ragapi_cli", "up", "--port", str(free_port()),
+        "--data-dir", str(data_dir),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=cli_env(RAGAPI_REDIS_URL=dead_redis),
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 1, (out, err)
+    assert b"tenants failed to start" in err
+    assert b"Redis at" in err
+    assert (data_dir / "nats").is_dir()  # the embedded NATS was started ...
+    assert [p.pid for p in _servers_on(data_dir) if p.status() != psutil.STATUS_ZOMBIE] == []

@@ -111,9 +111,9 @@ def _build_gateway(
     """One Metrics for all apps; one LightRAG registry shared by ingest and query."""
     metrics = Metrics()
     rag = None
-    if any(spec.uses_rag for spec in specs):
-        rag_settings = specs[0].settings(**overrides)
-        rag = open_rag_registry(rag_settings, metrics)
+    rag_users = [spec for spec in specs if spec.uses_rag]
+    if rag_users:
+        rag = open_rag_registry(rag_users[0].settings(**overrides), metrics)
         stack.push_async_callback(rag.close)
     mounted = []
     for spec in specs:
