@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.support import fake_answers
+from tests.support import fake_answers, openai_wire
 
 CHAT, EMBEDDINGS, RERANK = "/v1/chat/completions", "/v1/embeddings", "/v1/rerank"
 
@@ -164,7 +164,9 @@ class FakeProvider:
                 return failure
             messages = body.get("messages") or []
             text = self.behaviour.reply or fake_answers.chat_answer(messages)
-            text, finish = _cut(text, body.get("max_tokens") or body.get("max_completion_tokens"))
+            text, finish = openai_wire.cut(
+                text, body.get("max_tokens") or body.get("max_completion_tokens")
+            )
             model = str(body.get("model"))
             if body.get("stream"):
                 # The stream outlives this block: it counts its own in-flight time.
@@ -172,7 +174,7 @@ class FakeProvider:
                 return StreamingResponse(
                     self._sse(model, text, finish), media_type="text/event-stream"
                 )
-            return JSONResponse(_completion(model, messages, text, finish))
+            return JSONResponse(openai_wire.completion(model, messages, text, finish))
 
     async def _embeddings(self, request: Request) -> Response:
         async with self._serving(request) as (body, failure):
@@ -261,11 +263,11 @@ class FakeProvider:
     async def _sse(self, model: str, text: str, finish: str) -> AsyncIterator[str]:
         finished = False
         try:
-            yield _sse_chunk(model, {"role": "assistant", "content": ""}, None)
-            for piece in _pieces(text):
+            yield openai_wire.sse_chunk(model, {"role": "assistant", "content": ""}, None)
+            for piece in openai_wire.pieces(text):
                 await asyncio.sleep(self.behaviour.chunk_delay_s)
-                yield _sse_chunk(model, {"content": piece}, None)
-            yield _sse_chunk(model, {}, finish)
+                yield openai_wire.sse_chunk(model, {"content": piece}, None)
+            yield openai_wire.sse_chunk(model, {}, finish)
             yield "data: [DONE]\n\n"
             finished = True
         finally:
@@ -273,56 +275,6 @@ class FakeProvider:
             if not finished:
                 self.disconnects += 1
             self._changed.set()
-
-
-def _pieces(text: str) -> Iterator[str]:
-    """The answer in small deltas (words with their trailing space)."""
-    start = 0
-    for index, char in enumerate(text):
-        if char == " " or index - start >= 8:
-            yield text[start : index + 1]
-            start = index + 1
-    if start < len(text):
-        yield text[start:]
-
-
-def _sse_chunk(model: str, delta: dict[str, Any], finish: str | None) -> str:
-    chunk = {
-        "id": "chatcmpl-fake",
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-    }
-    return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
-
-
-def _cut(text: str, max_tokens: Any) -> tuple[str, str]:
-    """Honour ``max_tokens`` (4 characters a token): cut answers say ``length``."""
-    if isinstance(max_tokens, int) and len(text) > max_tokens * 4:
-        return text[: max_tokens * 4], "length"
-    return text, "stop"
-
-
-def _completion(
-    model: str, messages: list[dict[str, Any]], text: str, finish: str
-) -> dict[str, Any]:
-    prompt_tokens = sum(len(fake_answers.text_of(m.get("content"))) for m in messages) // 4
-    completion_tokens = len(text) // 4
-    return {
-        "id": "chatcmpl-fake",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
-        ],
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        },
-    }
 
 
 async def _serve_forever(host: str, port: int, behaviour: Behaviour) -> None:
