@@ -22,14 +22,14 @@ import contextlib
 import email.utils
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from ragapi_common.errors import CircuitOpen, DependencyUnavailable, ProviderRejected
-from ragapi_common.models.breaker import Breakers
+from ragapi_common.models.breaker import Breakers, CircuitBreaker
 from ragapi_common.models.metrics import ModelMetrics
 from ragapi_common.tenancy import Endpoint
 
@@ -86,6 +86,14 @@ async def deadline_within(timeout_s: float, what: str) -> AsyncIterator[float]:
 
 
 @dataclass
+class _Outcome:
+    """How a call ended: ``ok`` for the breaker (None: says nothing), ``name`` for metrics."""
+
+    ok: bool | None = None
+    name: str = "aborted"
+
+
+@dataclass
 class _Failure:
     reason: str
     message: str
@@ -129,36 +137,42 @@ class ProviderCaller:
         except CircuitOpen:
             self._count("circuit_open")
             raise
-        started = time.perf_counter()
-        ok: bool | None = None
-        outcome = "aborted"
-        try:
+        with self._settling(breaker, probe, deadline) as outcome:
             result = await self._attempts(
                 endpoint, path, body, deadline, stream, read_timeout_s, breaker.raise_if_open
             )
-        except ProviderRejected:
-            # The endpoint answered, so it is up; the request itself was wrong.
-            ok, outcome = True, "rejected"
-            raise
-        except CircuitOpen:
-            outcome = "circuit_open"
-            raise
-        else:
             if isinstance(result, httpx.Response):
-                ok, outcome = True, "ok"
+                outcome.ok, outcome.name = True, "ok"
                 return result
             # Being rate limited says nothing about the endpoint's health.
-            ok, outcome = (None if result.reason == "429" else False), "failed"
+            outcome.ok, outcome.name = (None if result.reason == "429" else False), "failed"
             raise DependencyUnavailable(
                 f"the {self.kind} provider at {endpoint.base_url} failed: {result.message}",
                 retry_after=result.retry_after or self.policy.max_delay_s,
             )
+
+    @contextlib.contextmanager
+    def _settling(
+        self, breaker: CircuitBreaker, probe: bool, deadline: float
+    ) -> Iterator[_Outcome]:
+        """Tell the breaker and the metrics how the call in the block ended."""
+        outcome = _Outcome()
+        started = time.perf_counter()
+        try:
+            yield outcome
+        except ProviderRejected:
+            # The endpoint answered, so it is up; the request itself was wrong.
+            outcome.ok, outcome.name = True, "rejected"
+            raise
+        except CircuitOpen:
+            outcome.name = "circuit_open"
+            raise
         finally:
-            if outcome == "aborted" and asyncio.get_running_loop().time() >= deadline:
+            if outcome.name == "aborted" and asyncio.get_running_loop().time() >= deadline:
                 # Cancelled by the call's own deadline: the provider hung, a failure.
-                ok, outcome = False, "timeout"
-            breaker.record(ok, probe=probe)
-            self._count(outcome, time.perf_counter() - started)
+                outcome.ok, outcome.name = False, "timeout"
+            breaker.record(outcome.ok, probe=probe)
+            self._count(outcome.name, time.perf_counter() - started)
 
     def _count(self, outcome: str, seconds: float | None = None) -> None:
         if self.metrics is None:
