@@ -1,0 +1,213 @@
+"""Ingest: upload MB/s and peak RSS for a large upload; documents/min indexed with a slow LLM.
+
+    .venv/bin/python -m benchmarks.ingest_bench [--size-mb 100] [--docs 60] [--latency 0.2]
+
+Starts its own NATS and Redis (from the wheels), the fake OpenAI-compatible
+provider as a separate process (``--latency`` seconds per call), and
+``ragapi up`` as a child process; the client runs here. Prints one JSON object:
+
+- ``upload``: MB/s of one ``--size-mb`` file streamed as multipart (generated on
+  the fly, never held whole), and the server process's RSS before and at its
+  peak during the upload (sampled every 20 ms);
+- ``index``: documents/min for ``--docs`` short texts in one request, for one
+  tenant and for four tenants at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from tests.support.servers import free_port, nats_server, redis_server
+
+ADMIN = "bench-admin-token"
+BOUNDARY = "ragapi-bench-boundary"
+MB = 1024 * 1024
+
+
+@contextlib.contextmanager
+def child(args: list[str], env: dict[str, str], log: Path) -> Iterator[psutil.Process]:
+    """A child process (stderr to ``log``), SIGTERMed at the end."""
+    with log.open("ab") as sink:
+        proc = psutil.Popen(args, env=env, stdout=sink, stderr=sink)
+    try:
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except psutil.TimeoutExpired:
+            proc.kill()
+
+
+async def wait_ready(url: str, path: str = "/readyz") -> None:
+    async with httpx.AsyncClient(base_url=url) as client:
+        for _ in range(1200):
+            with contextlib.suppress(httpx.TransportError):
+                if (await client.get(path)).status_code < 500:
+                    return
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{url} never became ready")
+
+
+async def multipart(size: int) -> AsyncIterator[bytes]:
+    """One ``files`` part of ``size`` bytes (a PDF header, then filler), in 1 MB pieces."""
+    yield (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="files"; filename="big.pdf"\r\n'
+        "Content-Type: application/pdf\r\n\r\n"
+    ).encode()
+    block = b"%PDF-1.7\n" + os.urandom(MB - 9)
+    sent = 0
+    while sent < size:
+        piece = block[: min(MB, size - sent)]
+        sent += len(piece)
+        yield piece
+        block = os.urandom(MB)
+    yield f"\r\n--{BOUNDARY}--\r\n".encode()
+
+
+async def sample_rss(proc: psutil.Process, stop: asyncio.Event) -> int:
+    peak = 0
+    while not stop.is_set():
+        peak = max(peak, proc.memory_info().rss)
+        await asyncio.sleep(0.02)
+    return peak
+
+
+async def tenant(client: httpx.AsyncClient, tenant_id: str) -> dict[str, str]:
+    body = {"id": tenant_id, "name": tenant_id, "config": {"limits": {"max_upload_bytes": 2**31}}}
+    answer = await client.post(
+        "/v1/tenants", json=body, headers={"authorization": f"Bearer {ADMIN}"}
+    )
+    answer.raise_for_status()
+    return {"authorization": f"Bearer {answer.json()['api_key']}"}
+
+
+async def bench_upload(
+    client: httpx.AsyncClient, proc: psutil.Process, size: int
+) -> dict[str, Any]:
+    headers = {
+        **(await tenant(client, "upload-bench")),
+        "content-type": f"multipart/form-data; boundary={BOUNDARY}",
+    }
+    baseline = proc.memory_info().rss
+    stop = asyncio.Event()
+    sampler = asyncio.create_task(sample_rss(proc, stop))
+    started = time.perf_counter()
+    answer = await client.post("/v1/documents", content=multipart(size), headers=headers)
+    elapsed = time.perf_counter() - started
+    stop.set()
+    peak = await sampler
+    assert answer.status_code == 202, answer.text
+    return {
+        "size_mb": size / MB,
+        "seconds": round(elapsed, 2),
+        "mb_per_s": round(size / MB / elapsed, 1),
+        "rss_before_mb": round(baseline / MB, 1),
+        "rss_peak_mb": round(peak / MB, 1),
+        "rss_growth_mb": round((peak - baseline) / MB, 1),
+    }
+
+
+def texts(prefix: str, count: int) -> dict[str, Any]:
+    return {
+        "documents": [
+            {
+                "name": f"{prefix}-{i}.txt",
+                "text": f"{prefix.title()}{i} Station serves Marrow{i} Valley. "
+                f"The Marrow{i} Railway links {prefix.title()}{i} Station to Kettle Bay. " * 3,
+            }
+            for i in range(count)
+        ]
+    }
+
+
+async def index_batch(client: httpx.AsyncClient, name: str, count: int) -> float:
+    headers = await tenant(client, name)
+    answer = await client.post("/v1/documents/text", json=texts(name, count), headers=headers)
+    assert answer.status_code == 202, answer.text
+    task_id = answer.json()["task_id"]
+    started = time.perf_counter()
+    while True:
+        task = (await client.get(f"/v1/tasks/{task_id}", headers=headers)).json()
+        if task["status"] in ("succeeded", "failed", "partial"):
+            assert task["status"] == "succeeded", task
+            return time.perf_counter() - started
+        await asyncio.sleep(0.2)
+
+
+async def bench_index(client: httpx.AsyncClient, docs: int) -> dict[str, Any]:
+    alone = await index_batch(client, "solo", docs)
+    started = time.perf_counter()
+    await asyncio.gather(*(index_batch(client, f"many{n}", docs // 4) for n in range(4)))
+    together = time.perf_counter() - started
+    return {
+        "docs": docs,
+        "one_tenant_docs_per_min": round(docs / alone * 60, 1),
+        "four_tenants_docs_per_min": round((docs // 4) * 4 / together * 60, 1),
+    }
+
+
+async def run(
+    args: argparse.Namespace, work: Path, nats_url: str, redis_url: str
+) -> dict[str, Any]:
+    fake_port, port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGAPI_")}
+    fake_args = [sys.executable, "-m", "tests.support.fake_provider", "--port", str(fake_port)]
+    fake_args += ["--latency", str(args.latency)]
+    fake_url = f"http://127.0.0.1:{fake_port}/v1"
+    env |= {
+        "RAGAPI_NATS_URL": nats_url,
+        "RAGAPI_REDIS_URL": redis_url,
+        "RAGAPI_ADMIN_TOKEN": ADMIN,
+        "RAGAPI_LLM_BASE_URL": fake_url,
+        "RAGAPI_LLM_MODEL": "fake-llm",
+        "RAGAPI_EMBEDDING_BASE_URL": fake_url,
+        "RAGAPI_EMBEDDING_MODEL": "fake-embedding",
+        "RAGAPI_EMBEDDING_DIM": "64",
+    }
+    up_args = [sys.executable, "-m", "ragapi_cli", "up", "--port", str(port)]
+    up_args += ["--data-dir", str(work / "data")]
+    with (
+        child(fake_args, env, work / "fake.log"),
+        child(up_args, env, work / "up.log") as up,
+    ):
+        url = f"http://127.0.0.1:{port}"
+        await wait_ready(fake_url.removesuffix("/v1"), "/v1/models")
+        await wait_ready(url)
+        async with httpx.AsyncClient(base_url=url, timeout=600) as client:
+            upload = await bench_upload(client, up, args.size_mb * MB)
+            index = await bench_index(client, args.docs)
+    return {"upload": upload, "index": index, "fake_llm_latency_s": args.latency}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=int, default=100)
+    parser.add_argument("--docs", type=int, default=60)
+    parser.add_argument("--latency", type=float, default=0.2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="ragapi-ingest-bench-") as name:
+        work = Path(name)
+        (work / "nats").mkdir()
+        (work / "redis").mkdir()
+        with nats_server(work / "nats") as nats_url, redis_server(work / "redis") as redis_url:
+            result = asyncio.run(run(args, work, nats_url, redis_url))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
