@@ -118,6 +118,8 @@ def create_app(settings: OcrSettings, *, metrics: Metrics | None = None) -> Star
             pool = CpuPool(default_processes() if processes is None else processes)
             pool.start()
             stack.push_async_callback(pool.close)
+            warming = asyncio.create_task(pool.warm(), name="ocr-pool-warm-up")
+            stack.callback(warming.cancel)
             staging = Staging(settings.data_dir / "tmp" / "ocr")
             await staging.prepare()
             pipeline = OcrPipeline(

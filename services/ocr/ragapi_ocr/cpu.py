@@ -63,6 +63,12 @@ class CpuPool:
             initargs=(self.threads,),
         )
 
+    async def warm(self) -> None:
+        """Start every process now (imports and models take seconds) instead of on first use."""
+        await asyncio.gather(
+            *(self.run(120.0, tasks.ready) for _ in range(self.size)), return_exceptions=True
+        )
+
     async def close(self) -> None:
         executor, self._executor = self._executor, None
         if executor is not None:

@@ -143,6 +143,11 @@ def office_document(path: str) -> list[PageOutput]:
     return office.read(Path(path))
 
 
+def ready() -> bool:
+    """A no-op job: answering it proves a pool process is up."""
+    return True
+
+
 def warm_up(threads: int) -> None:
     """Pool initializer: set the thread budget and build this process's engine."""
     rapid.configure(threads)
