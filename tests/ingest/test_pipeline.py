@@ -14,6 +14,7 @@ from ragapi_common.contracts import subjects
 from ragapi_common.contracts.payloads import IndexJob
 from tests.conftest import TenantFactory
 from tests.support.apps import TenantHandle
+from tests.support.fake_provider import CHAT
 
 from .conftest import IngestStack, StackFactory
 from .pipeline import cited, eventually, graph_names, tenant_rag
@@ -289,3 +290,21 @@ async def _tenant_keys_gone(stack: IngestStack, tenant_id: str) -> bool:
         return not [key async for key in client.scan_iter(match=pattern)]
     finally:
         await client.aclose()
+
+
+async def test_an_llm_that_keeps_failing_ends_failed_with_its_reason(
+    make_ingest: StackFactory, tenant_factory: TenantFactory
+) -> None:
+    """Retried with backoff up to the bound, then failed with the reason; the queue moves on."""
+    stack = await make_ingest(max_deliver=2)
+    tenant = await tenant_factory()
+    stack.fake.configure(fail_forever=True, fail_statuses=(500,), paths=(CHAT,))
+    body = await stack.texts(tenant, {"doomed.txt": "Hollowmere Keep guards the pass."})
+    task = await stack.wait_task(tenant, body["task_id"], timeout_s=240)
+    assert task["status"] == "failed"
+    (doc,) = task["documents"]
+    assert doc["status"] == "failed"
+    assert "HTTP 500" in doc["error"]
+    stack.fake.configure(fail_forever=False)
+    later = await stack.texts(tenant, {"fine.txt": "Hollowmere Bridge spans the river."})
+    assert (await stack.wait_task(tenant, later["task_id"]))["status"] == "succeeded"

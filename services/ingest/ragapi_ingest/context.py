@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from ragapi_common.auth import TenantAuth
 from ragapi_common.bus import Bus
 from ragapi_common.contracts.payloads import TenantContext
-from ragapi_common.errors import PayloadTooLarge
+from ragapi_common.errors import BadRequest, PayloadTooLarge
 from ragapi_common.tenancy import Effective, resolve
 
 from .admit import Admission
@@ -46,8 +46,11 @@ async def read_capped(request: Request, limit: int) -> bytes:
     """The whole body, refusing it (413) as soon as it passes ``limit`` bytes."""
     declared_length(request, limit)
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise PayloadTooLarge(f"the body is over the limit of {limit} bytes")
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise PayloadTooLarge(f"the body is over the limit of {limit} bytes")
+    except ClientDisconnect as exc:
+        raise BadRequest("the client went away before the body ended") from exc
     return bytes(body)

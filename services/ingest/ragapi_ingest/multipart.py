@@ -18,6 +18,7 @@ import aiofiles
 from aiofiles.threadpool.binary import AsyncBufferedIOBase
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect
 
 from ragapi_common.errors import BadRequest, PayloadTooLarge
 
@@ -111,24 +112,29 @@ class MultipartReader:
     async def read(self, stream: AsyncIterator[bytes]) -> ReceivedForm:
         """Consume ``stream``; 413 past a limit, 400 if the body is not valid multipart."""
         try:
-            async for chunk in stream:
-                self._body += len(chunk)
-                if self._body > self.limits.body_bytes:
-                    raise PayloadTooLarge(
-                        f"the body passed the limit of {self.limits.body_bytes} bytes"
-                    )
-                try:
-                    self._parser.write(chunk)
-                except MultipartParseError as exc:
-                    raise BadRequest(f"malformed multipart body: {exc}") from exc
-                await self._drain()
-                if self._ended:
-                    break
+            await self._consume(stream)
+        except ClientDisconnect as exc:
+            raise BadRequest("the client went away before the body ended") from exc
         finally:
             await self._close_file()
         if not self._ended:
             raise BadRequest("the multipart body ended before its closing boundary")
         return self.form
+
+    async def _consume(self, stream: AsyncIterator[bytes]) -> None:
+        async for chunk in stream:
+            self._body += len(chunk)
+            if self._body > self.limits.body_bytes:
+                raise PayloadTooLarge(
+                    f"the body passed the limit of {self.limits.body_bytes} bytes"
+                )
+            try:
+                self._parser.write(chunk)
+            except MultipartParseError as exc:
+                raise BadRequest(f"malformed multipart body: {exc}") from exc
+            await self._drain()
+            if self._ended:
+                return
 
     async def _drain(self) -> None:
         events, self._events = self._events, []
