@@ -198,3 +198,19 @@ async def test_runs_standalone_for_benchmarks(http: httpx.AsyncClient) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), 30) == 0
+
+
+async def test_rag_answer_without_chunks_quotes_the_entities(
+    http: httpx.AsyncClient, fake: FakeProvider
+) -> None:
+    entity = {"entity": "Polonium", "type": "concept", "description": "Polonium is an element."}
+    context = PROMPTS["kg_query_context"].format(
+        entities_str=json.dumps(entity), relations_str="", text_chunks_str="", reference_list_str=""
+    )
+    system = PROMPTS["rag_response"].format(
+        response_type="Multiple Paragraphs", user_prompt="", context_data=context
+    )
+    answer = await _chat(
+        http, fake, [{"role": "system", "content": system}, {"role": "user", "content": "Q?"}]
+    )
+    assert "- Polonium is an element." in answer

@@ -201,19 +201,35 @@ def summary(prompt: str) -> str:
     return f"{name.strip()}: " + " ".join(descriptions[:3])[:600]
 
 
-def rag_answer(system: str, query: str) -> str:
-    """Quote the first sentence of every context chunk, citing its reference id."""
-    quotes = []
+def _context_records(system: str) -> list[dict[str, Any]]:
+    """The JSON-lines records of LightRAG's context (chunks, entities, relations)."""
+    records = []
     for line in system.splitlines():
-        if not line.startswith("{") or '"content"' not in line:
-            continue
-        try:
-            chunk = json.loads(line)
-        except ValueError:
-            continue
-        first = sentences(str(chunk.get("content", "")))
+        if line.startswith("{"):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+    return records
+
+
+def rag_answer(system: str, query: str) -> str:
+    """Quote the first sentence of every context chunk, citing its reference id.
+
+    With no chunk in the context, the entities' descriptions are quoted instead.
+    """
+    records = _context_records(system)
+    quotes = []
+    for chunk in (r for r in records if "content" in r and "reference_id" in r):
+        first = sentences(str(chunk["content"]))
         if first:
-            quotes.append(f"- {first[0]} [{chunk.get('reference_id', '')}]")
+            quotes.append(f"- {first[0]} [{chunk['reference_id']}]")
+    if not quotes:
+        quotes = [
+            f"- {r['description']}" for r in records if r.get("entity") and r.get("description")
+        ]
     if not quotes:
         return f"I do not have enough information to answer: {_clean(query, 200)}"
     references = [line for line in system.splitlines() if re.match(r"^\[\d+\] ", line)]
