@@ -6,7 +6,6 @@ import asyncio
 import json
 import signal
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -16,14 +15,6 @@ from tests.cli.stack import UpProcess, cli_env, run_cli
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[UpProcess]:
-    up = UpProcess(tmp_path_factory.mktemp("up-cli") / "data")
-    await up.start(expect_key=True)
-    yield up
-    await up.stop()
 
 
 @pytest.fixture

@@ -112,10 +112,11 @@ async def test_embedded_server_failure_is_reported_and_reaped(tmp_path: Path) ->
 
 
 async def test_embedded_servers_stop_on_exit(tmp_path: Path) -> None:
+    before = {p.pid for p in psutil.Process().children()}  # e.g. the session's servers
     async with embedded_servers(tmp_path, nats_url=None, redis_url=None) as endpoints:
         assert endpoints.nats_url.startswith("nats://127.0.0.1:")
         assert endpoints.redis_url.startswith("redis://127.0.0.1:")
-        children = psutil.Process().children()
+        children = [p for p in psutil.Process().children() if p.pid not in before]
         assert {child.name() for child in children} >= {"nats-server", "redis-server"}
     assert not [child for child in children if child.is_running() and child.status() != "zombie"]
     given = "redis://example.invalid:6379/0"

@@ -7,7 +7,6 @@ import json
 import signal
 import stat
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -25,14 +24,6 @@ SERVICE_PATHS = {
     "ragapi_ocr": "/v1/ocr",
     "ragapi_query": "/v1/query",
 }
-
-
-@pytest.fixture(scope="module")
-async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[UpProcess]:
-    up = UpProcess(tmp_path_factory.mktemp("up") / "data")
-    await up.start(expect_key=True)
-    yield up
-    await up.stop()
 
 
 @pytest.fixture

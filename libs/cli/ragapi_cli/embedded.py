@@ -174,7 +174,7 @@ async def start_redis(data_dir: Path, *, port: int = 0, wait_s: float = 20.0) ->
     port = port or free_port()
     log_file = work / "redis-server.log"
     argv = [str(redis_server_executable()), "--port", str(port), "--bind", "127.0.0.1"]
-    argv += ["--dir", str(work.resolve()), "--logfile", str(log_file.resolve())]
+    argv += ["--dir", str(work.absolute()), "--logfile", str(log_file.absolute())]
     argv += ["--appendonly", "yes", "--appendfsync", "everysec", "--daemonize", "no"]
     child = await _spawn("redis-server", argv, port, f"redis://127.0.0.1:{port}/0", log_file)
     try:

@@ -81,5 +81,5 @@ async def collect_files(paths: Sequence[Path]) -> list[FilePart]:
             names = await aiofiles.os.listdir(path)
             pending.extend(path / name for name in names if not name.startswith("."))
         elif stat.S_ISREG(info.st_mode):
-            found[path.resolve()] = FilePart(path, info.st_size)
+            found[path.absolute()] = FilePart(path, info.st_size)
     return sorted(found.values(), key=lambda part: str(part.path))

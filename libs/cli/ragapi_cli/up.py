@@ -10,6 +10,7 @@ reverse: stop accepting and finish in-flight requests, stop the services
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +53,7 @@ async def run_up(options: UpOptions) -> int:
     """Run everything until SIGINT/SIGTERM; 0 after a clean shutdown."""
     env = CliSettings(data_dir=options.data_dir)
     configure_logging("ragapi", env.log_level, json_lines=env.log_json)
-    data_dir = options.data_dir.resolve()
+    data_dir = options.data_dir.absolute()
     creds = await load_credentials(
         data_dir,
         admin_token=env.admin_token.get_secret_value(),
@@ -62,34 +63,38 @@ async def run_up(options: UpOptions) -> int:
     sock = bind(options.host, options.port)
     with contextlib.closing(sock), Stopper().installed() as stopper:
         async with contextlib.AsyncExitStack() as stack:
-            endpoints = await stack.enter_async_context(
-                embedded_servers(
-                    data_dir,
-                    nats_url=env.nats_url if env.given("nats_url") and env.nats_url else None,
-                    redis_url=env.redis_url if env.given("redis_url") and env.redis_url else None,
-                    grace=env.shutdown_grace_s,
-                )
-            )
-            overrides: dict[str, Any] = {
-                "nats_url": endpoints.nats_url,
-                "redis_url": endpoints.redis_url,
-                "data_dir": data_dir,
-                "admin_token": creds.admin_token,
-                "secret_key": creds.secret_key,
-            }
+            overrides = await _backing_services(stack, env, data_dir, creds)
             gateway = _build_gateway(available, overrides, stack)
             await stack.enter_async_context(gateway.running())
             # Each service set up logging under its own name; this process is all of them.
             configure_logging("ragapi", env.log_level, json_lines=env.log_json)
             url = _public_url(options.host, sock.getsockname()[1])
-
-            async def announce() -> None:
-                await _announce(gateway, url, data_dir, creds, skipped)
-
+            announce = functools.partial(_announce, gateway, url, data_dir, creds, skipped)
             await serve(gateway, sock, stopper, grace=env.shutdown_grace_s, on_started=announce)
             log.info("server stopped; stopping services")
     log.info("ragapi stopped")
     return 0
+
+
+async def _backing_services(
+    stack: contextlib.AsyncExitStack, env: CliSettings, data_dir: Path, creds: Credentials
+) -> dict[str, Any]:
+    """Embedded NATS/Redis where no URL is given; the settings every service then gets."""
+    endpoints = await stack.enter_async_context(
+        embedded_servers(
+            data_dir,
+            nats_url=env.nats_url if env.given("nats_url") and env.nats_url else None,
+            redis_url=env.redis_url if env.given("redis_url") and env.redis_url else None,
+            grace=env.shutdown_grace_s,
+        )
+    )
+    return {
+        "nats_url": endpoints.nats_url,
+        "redis_url": endpoints.redis_url,
+        "data_dir": data_dir,
+        "admin_token": creds.admin_token,
+        "secret_key": creds.secret_key,
+    }
 
 
 def _available_services() -> tuple[list[ServiceSpec], dict[str, str]]:
