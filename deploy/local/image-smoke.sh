@@ -51,7 +51,8 @@ for svc in "${services[@]}"; do
         sleep 1
     done
     metrics=$(curl -s -o /dev/null -w '%{http_code}' "127.0.0.1:$port/metrics" || true)
-    echo "   /readyz $status, /metrics $metrics"
+    rss=$(ps -eo rss,args | awk -v bin="$venv/bin/ragapi" '$0 ~ bin && !/bwrap/ {s += $1} END {print int(s / 1024)}')
+    echo "   /readyz $status, /metrics $metrics, resident ${rss} MB"
     [[ $status == 200 && $metrics == 200 ]] || { failed=1; tail -5 "$work/$svc.log"; }
     kill -TERM "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
