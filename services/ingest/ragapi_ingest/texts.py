@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 
@@ -18,6 +19,7 @@ from .filenames import clean_filename
 from .views import Accepted, TextBatch
 
 TEXT_TYPE = "text/plain"
+_INLINE_PARSE = 256 * 1024
 
 
 class Texts:
@@ -28,7 +30,9 @@ class Texts:
         ingest = self.slot.value
         settings = ingest.settings
         tenant, effective = await ingest.tenant(request)
-        batch = _parse(await read_capped(request, settings.max_text_request_bytes))
+        raw = await read_capped(request, settings.max_text_request_bytes)
+        # A body of many megabytes takes longer to parse than the loop may be held.
+        batch = _parse(raw) if len(raw) < _INLINE_PARSE else await asyncio.to_thread(_parse, raw)
         if len(batch.documents) > settings.max_texts_per_request:
             raise PayloadTooLarge(
                 f"{len(batch.documents)} texts in one request; the limit is "

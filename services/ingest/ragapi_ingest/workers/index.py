@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -99,10 +100,11 @@ class IndexWorker:
         if job.text is not None:
             return await rag.insert_text(job.doc_id, job.name, job.text)
         if job.text_object is not None:
-            text = (await self._read(job.text_object)).decode("utf-8", "replace")
+            data = await self._read(job.text_object)
+            text = await asyncio.to_thread(data.decode, "utf-8", "replace")
             return await rag.insert_text(job.doc_id, job.name, text)
         if job.content_object is not None:
-            items = content_items(await self._read(job.content_object))
+            items = await asyncio.to_thread(content_items, await self._read(job.content_object))
             assets = await self._assets(job, items)
             names = [job.content_object, *assets]
             await self.records.add_artefacts(job.tenant_id, job.doc_id, names)

@@ -61,12 +61,11 @@ class IngestWorker:
             data = await self.bus.files.read_bytes(job.object_name)
         except NotFound as exc:
             raise PermanentJobError(f"the stored file is gone: {exc.message}") from exc
-        text = await asyncio.to_thread(decode_document, data, job.content_type)
+        text, encoded = await asyncio.to_thread(_decoded, data, job.content_type)
         del data
-        if not text.strip():
+        if not text or text.isspace():
             raise PermanentJobError("the document holds no text")
         ref = job.model_dump(exclude={"object_name"})
-        encoded = text.encode()
         if len(encoded) <= self.settings.inline_text_bytes:
             index = IndexJob(**ref, text=text)
         else:
@@ -80,3 +79,9 @@ class IngestWorker:
         await self.progress.move(
             job.tenant_id, job.doc_id, "failed", allowed_from=("queued", "parsing"), error=reason
         )
+
+
+def _decoded(data: bytes, content_type: str) -> tuple[str, bytes]:
+    """The document's text and its UTF-8 bytes (both costly for large files)."""
+    text = decode_document(data, content_type)
+    return text, text.encode()
