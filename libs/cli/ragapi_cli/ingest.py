@@ -61,13 +61,12 @@ async def _follow(client: httpx.AsyncClient, task_id: str, documents: int) -> No
         async with client.stream("GET", f"/v1/tasks/{task_id}/events", timeout=None) as answer:
             await raise_for_error(answer)
             async for event in events(answer):
-                progress = event.json()
-                if not isinstance(progress, dict):
-                    continue
-                task = progress.get("task", progress)
-                _draw(bar, task)
-                if task.get("status") in FINAL_TASK_STATES:
-                    return
+                task = event.json()
+                # Task snapshots and counts carry ``total``; per-document events do not.
+                if isinstance(task, dict) and "total" in task:
+                    _draw(bar, task)
+                    if event.event == "done" or task.get("status") in FINAL_TASK_STATES:
+                        return
     finally:
         bar.close()
 
