@@ -57,14 +57,18 @@ class Registry:
         self._max = max_instances
         self._idle_s = idle_s
         self._sweep_interval_s = sweep_interval_s
-        self._tokenizer = tokenizer or CachedTokenizer()
+        self._tokenizer = tokenizer
+        self._tokenizer_lock = asyncio.Lock()
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._on_close = on_close
 
-    @property
-    def tokenizer(self) -> OfflineTokenizer:
+    async def tokenizer(self) -> OfflineTokenizer:
+        """The process's tokenizer; the first call reads the BPE file (~1 s) off the loop."""
+        async with self._tokenizer_lock:
+            if self._tokenizer is None:
+                self._tokenizer = await asyncio.to_thread(CachedTokenizer)
         return self._tokenizer
 
     def loaded(self) -> list[str]:
@@ -93,7 +97,7 @@ class Registry:
             await self._unload(tenant.tenant_id)
         effective = resolve(self._settings, tenant.config)
         built = await build_tenant(
-            self._settings, tenant.tenant_id, effective, self._models, self._tokenizer
+            self._settings, tenant.tenant_id, effective, self._models, await self.tokenizer()
         )
         entry = _Entry(fingerprint, built)
         self._entries[tenant.tenant_id] = entry
