@@ -37,7 +37,11 @@ _FAILURES = (
 async def _up(args: argparse.Namespace) -> int:
     from ragapi_cli.up import UpOptions, run_up  # the server side: not for client commands
 
-    return await run_up(UpOptions(host=args.host, port=args.port, data_dir=Path(args.data_dir)))
+    return await run_up(
+        UpOptions(
+            host=args.host, port=args.port, data_dir=Path(args.data_dir) if args.data_dir else None
+        )
+    )
 
 
 async def _serve(args: argparse.Namespace) -> int:
@@ -53,7 +57,7 @@ def build_parser(env: CliSettings) -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="run every service, NATS and Redis on one port")
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port", type=int, default=8000)
-    up.add_argument("--data-dir", default="./data")
+    up.add_argument("--data-dir", default=None, help="default: RAGAPI_DATA_DIR, else ./data")
     up.set_defaults(handler=_up)
 
     serve = commands.add_parser("serve", help="run one service (one container per service)")

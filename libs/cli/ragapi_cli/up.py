@@ -41,7 +41,7 @@ DEFAULT_TENANT = "default"
 class UpOptions:
     host: str
     port: int
-    data_dir: Path
+    data_dir: Path | None  # None: RAGAPI_DATA_DIR, else ./data
 
 
 def say(text: str) -> None:
@@ -51,9 +51,9 @@ def say(text: str) -> None:
 
 async def run_up(options: UpOptions) -> int:
     """Run everything until SIGINT/SIGTERM; 0 after a clean shutdown."""
-    env = CliSettings(data_dir=options.data_dir)
+    env = CliSettings(data_dir=options.data_dir) if options.data_dir else CliSettings()
     configure_logging("ragapi", env.log_level, json_lines=env.log_json)
-    data_dir = options.data_dir.absolute()
+    data_dir = env.data_dir.absolute()
     creds = await load_credentials(
         data_dir,
         admin_token=env.admin_token.get_secret_value(),
