@@ -60,6 +60,18 @@ async def test_upload_answers_202_with_records(
     task = await stack.client.get(f"/v1/tasks/{body['task_id']}", headers=tenant.headers)
     assert task.json()["status"] == "queued"
     assert task.json()["total"] == 1
+    metrics = (await stack.client.get("/metrics")).text
+    assert f"ragapi_ingest_upload_bytes_total {float(len(content))}" in metrics
+
+
+async def test_openapi_lists_the_contract(make_ingest: StackFactory) -> None:
+    stack = await make_ingest(workers=False)
+    paths = (await stack.client.get("/openapi.json")).json()["paths"]
+    assert set(paths["/v1/documents"]) == {"get", "post"}
+    assert "multipart/form-data" in paths["/v1/documents"]["post"]["requestBody"]["content"]
+    assert set(paths["/v1/documents/{doc_id}"]) == {"get", "delete"}
+    assert "/v1/documents/text" in paths
+    assert "/v1/tasks/{task_id}/events" in paths
 
 
 async def test_duplicate_upload_answers_the_existing_document(

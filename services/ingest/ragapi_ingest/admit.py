@@ -20,6 +20,7 @@ from ragapi_common.contracts.payloads import IngestJob
 from ragapi_common.errors import NotFound
 
 from .records import Records, metadata_json, new_id
+from .telemetry import IngestMetrics
 from .views import Document
 
 #: Documents of one request stored and recorded at once.
@@ -46,9 +47,12 @@ def object_name(tenant_id: str, doc_id: str) -> str:
 
 
 class Admission:
-    def __init__(self, bus: Bus, records: Records, *, chunk_bytes: int) -> None:
+    def __init__(
+        self, bus: Bus, records: Records, metrics: IngestMetrics, *, chunk_bytes: int
+    ) -> None:
         self.bus = bus
         self.records = records
+        self.metrics = metrics
         self.chunk_bytes = chunk_bytes
 
     async def admit(
@@ -96,6 +100,7 @@ class Admission:
             await self.records.remove_document(tenant_id, doc_id)
             await self.bus.files.delete(object_name(tenant_id, doc_id))
             raise
+        self.metrics.upload_bytes.inc(candidate.size)
         document = await self.records.document(tenant_id, doc_id)
         if document is None:
             raise NotFound(f"document {doc_id} was deleted while it was admitted")

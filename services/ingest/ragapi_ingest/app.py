@@ -23,6 +23,7 @@ from .records import Records
 from .routes import openapi, routes
 from .runner import Workers
 from .settings import IngestSettings
+from .telemetry import IngestMetrics
 
 
 def create_app(
@@ -30,6 +31,7 @@ def create_app(
 ) -> Starlette:
     """The ingest API; its workers index into ``rag`` (its own registry when None)."""
     metrics = metrics or Metrics()
+    ingest_metrics = IngestMetrics(metrics)
     bus_slot: Slot[Bus] = Slot("nats")
     redis_slot: Slot[Redis] = Slot("redis")
     ingest_slot: Slot[Ingest] = Slot("ingest service")
@@ -47,15 +49,17 @@ def create_app(
             auth = TenantAuth(bus, ttl_s=settings.auth_cache_ttl_s)
             await auth.start()
             records = Records(redis)
-            progress = Progress(records, bus)
-            admission = Admission(bus, records, chunk_bytes=settings.upload_chunk_bytes)
+            progress = Progress(records, bus, ingest_metrics)
+            admission = Admission(
+                bus, records, ingest_metrics, chunk_bytes=settings.upload_chunk_bytes
+            )
             if settings.run_workers:
                 registry = (
                     rag
                     if rag is not None
                     else await stack.enter_async_context(_own_registry(settings, metrics))
                 )
-                workers = Workers(settings, bus, redis, records, progress, registry, metrics)
+                workers = Workers(settings, bus, redis, records, progress, registry, ingest_metrics)
                 await workers.start()
                 stack.push_async_callback(workers.stop)
             lag = LoopLagMonitor(metrics, settings.loop_lag_interval_s)

@@ -10,6 +10,7 @@ from ragapi_common.contracts import subjects
 from ragapi_common.contracts.payloads import DocumentEvent, DocumentStatus, TaskEvent
 
 from .records import Records
+from .telemetry import IngestMetrics
 
 log = logging.getLogger(__name__)
 
@@ -17,9 +18,10 @@ log = logging.getLogger(__name__)
 class Progress:
     """Moves documents between statuses and publishes document and task events."""
 
-    def __init__(self, records: Records, bus: Bus) -> None:
+    def __init__(self, records: Records, bus: Bus, metrics: IngestMetrics) -> None:
         self.records = records
         self.bus = bus
+        self.metrics = metrics
 
     async def move(
         self,
@@ -41,6 +43,7 @@ class Progress:
         if old is None:
             return False
         if old != status:
+            self.metrics.documents.labels(status).inc()
             await self.announce(tenant_id, doc_id, status, error=error)
         return True
 

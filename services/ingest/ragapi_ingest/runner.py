@@ -10,13 +10,13 @@ from redis.asyncio import Redis
 from ragapi_common.bus import Bus, Worker
 from ragapi_common.contracts import subjects
 from ragapi_common.contracts.payloads import DocumentEvent
-from ragapi_common.metrics import Metrics
 from ragapi_common.rag.api import RagRegistry
 
 from .fairness import IndexGate
 from .progress import Progress
 from .records import Records
 from .settings import IngestSettings
+from .telemetry import IngestMetrics
 from .workers.index import IndexWorker
 from .workers.ingest import IngestWorker
 from .workers.removal import RemovalWorkers
@@ -35,7 +35,7 @@ class Workers:
         records: Records,
         progress: Progress,
         registry: RagRegistry,
-        metrics: Metrics,
+        metrics: IngestMetrics,
     ) -> None:
         self.settings = settings
         self.bus = bus
@@ -48,7 +48,7 @@ class Workers:
             lease_ttl_s=settings.tenant_lock_ttl_s,
         )
         ingest = IngestWorker(settings, bus, records, progress)
-        index = IndexWorker(settings, bus, records, progress, registry, self.gate)
+        index = IndexWorker(settings, bus, records, progress, registry, self.gate, metrics)
         removal = RemovalWorkers(settings, bus, records, progress, registry, self.gate)
         self._specs: list[Any] = [ingest.spec(), index.spec(), *removal.specs()]
         self._running: list[Worker[Any]] = []

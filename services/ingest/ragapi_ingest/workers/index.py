@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import secrets
+import time
 from typing import Any
 
 from ragapi_common.bus import Bus, JobContext, PermanentJobError, WorkerSpec
@@ -18,6 +19,7 @@ from ..fairness import Crowded, IndexGate
 from ..progress import Progress
 from ..records import Records
 from ..settings import IngestSettings
+from ..telemetry import IngestMetrics
 from ..tenants import TenantDirectory
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,7 @@ class IndexWorker:
         progress: Progress,
         registry: RagRegistry,
         gate: IndexGate,
+        metrics: IngestMetrics,
     ) -> None:
         self.settings = settings
         self.bus = bus
@@ -40,6 +43,7 @@ class IndexWorker:
         self.progress = progress
         self.registry = registry
         self.gate = gate
+        self.metrics = metrics
         self.tenants = TenantDirectory(bus)
 
     def spec(self) -> WorkerSpec[IndexJob]:
@@ -81,10 +85,13 @@ class IndexWorker:
         except NotFound as exc:
             raise PermanentJobError(f"tenant {job.tenant_id} is gone") from exc
         rag = await self.registry.get(tenant)
+        kind = "content" if job.content_object else "text"
+        started = time.perf_counter()
         try:
             report = await self._insert(rag, job)
         except Conflict as exc:
             raise PermanentJobError(exc.message) from exc
+        self.metrics.index_seconds.labels(kind).observe(time.perf_counter() - started)
         done = await self.progress.move(
             job.tenant_id,
             job.doc_id,
