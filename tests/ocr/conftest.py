@@ -1,4 +1,4 @@
-"""The OCR service running for a whole module (its process pool is slow to start)."""
+"""The OCR service running once for the whole package (its process pool is slow to start)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def ocr_settings(nats_url: str, redis_url: str, data_dir: str) -> OcrSettings:
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 async def ocr(
     nats_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[httpx.AsyncClient]:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -88,19 +89,62 @@ async def sample_queue(worker: Worker[Any], pool: CpuPool, metrics: OcrMetrics) 
         await asyncio.sleep(QUEUE_SAMPLE_S)
 
 
+@dataclass
+class Slots:
+    """What handlers reach, set while the app runs."""
+
+    bus: Slot[Bus] = field(default_factory=lambda: Slot("nats"))
+    redis: Slot[Redis] = field(default_factory=lambda: Slot("redis"))
+    auth: Slot[TenantAuth] = field(default_factory=lambda: Slot("tenant auth"))
+    pipeline: Slot[OcrPipeline] = field(default_factory=lambda: Slot("ocr pipeline"))
+    staging: Slot[Staging] = field(default_factory=lambda: Slot("staging"))
+
+    def clear(self) -> None:
+        for slot in (self.bus, self.redis, self.auth, self.pipeline, self.staging):
+            slot.set(None)
+
+
+async def open_pool(stack: AsyncExitStack, settings: OcrSettings) -> CpuPool:
+    """The process pool, started (and warming up in the background) until the stack closes."""
+    processes = settings.ocr_processes
+    pool = CpuPool(
+        default_processes() if processes is None else processes,
+        det_max_side=settings.ocr_det_max_side,
+    )
+    pool.start()
+    stack.push_async_callback(pool.close)
+    warming = asyncio.create_task(pool.warm(), name="ocr-pool-warm-up")
+    stack.callback(warming.cancel)
+    return pool
+
+
+async def start_work(
+    stack: AsyncExitStack,
+    settings: OcrSettings,
+    bus: Bus,
+    pipeline: OcrPipeline,
+    staging: Staging,
+    metrics: OcrMetrics,
+) -> None:
+    """The ``ragapi.ocr.run`` endpoint, the job worker and its backlog sampler."""
+    await OcrService(bus, pipeline, staging).start()
+    worker = await bus.start_worker(OcrWorker(bus, pipeline, staging, settings).spec())
+    stack.push_async_callback(worker.stop, settings.shutdown_grace_s)
+    sampler = asyncio.create_task(sample_queue(worker, pipeline.pool, metrics))
+    stack.callback(sampler.cancel)
+
+
 def create_app(settings: OcrSettings, *, metrics: Metrics | None = None) -> Starlette:
     """``POST /v1/ocr`` on HTTP, ``ragapi.ocr.run`` on NATS and the OCR job worker."""
     metrics = metrics or Metrics()
-    bus_slot: Slot[Bus] = Slot("nats")
-    redis_slot: Slot[Redis] = Slot("redis")
-    auth_slot: Slot[TenantAuth] = Slot("tenant auth")
-    pipeline_slot: Slot[OcrPipeline] = Slot("ocr pipeline")
-    staging_slot: Slot[Staging] = Slot("staging")
+    slots = Slots()
     breakers = Breakers(
         failure_threshold=settings.deepseek_breaker_failures,
         reset_after_s=settings.deepseek_breaker_reset_s,
     )
-    model_metrics(metrics).watch(breakers)  # type: ignore[union-attr]
+    shared_model_metrics = model_metrics(metrics)
+    if shared_model_metrics is not None:
+        shared_model_metrics.watch(breakers)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -114,54 +158,38 @@ def create_app(settings: OcrSettings, *, metrics: Metrics | None = None) -> Star
             stack.push_async_callback(bus.close)
             http = httpx.AsyncClient(limits=httpx.Limits(max_connections=64))
             stack.push_async_callback(http.aclose)
-            processes = settings.ocr_processes
-            pool = CpuPool(default_processes() if processes is None else processes)
-            pool.start()
-            stack.push_async_callback(pool.close)
-            warming = asyncio.create_task(pool.warm(), name="ocr-pool-warm-up")
-            stack.callback(warming.cancel)
+            pool = await open_pool(stack, settings)
             staging = Staging(settings.data_dir / "tmp" / "ocr")
             await staging.prepare()
-            pipeline = OcrPipeline(
-                settings,
-                pool,
-                build_engines(settings, pool, http, breakers, metrics),
-                ocr_metrics(metrics),
-            )
+            engines = build_engines(settings, pool, http, breakers, metrics)
+            pipeline = OcrPipeline(settings, pool, engines, ocr_metrics(metrics))
             auth = TenantAuth(bus, ttl_s=settings.auth_cache_ttl_s)
             await auth.start()
-            await OcrService(bus, pipeline, staging).start()
-            worker = await bus.start_worker(OcrWorker(bus, pipeline, staging, settings).spec())
-            stack.push_async_callback(worker.stop, settings.shutdown_grace_s)
-            sampler = asyncio.create_task(sample_queue(worker, pool, ocr_metrics(metrics)))
-            stack.callback(sampler.cancel)
+            await start_work(stack, settings, bus, pipeline, staging, ocr_metrics(metrics))
             lag = LoopLagMonitor(metrics, settings.loop_lag_interval_s)
             lag.start()
             stack.push_async_callback(lag.stop)
-            bus_slot.set(bus)
-            redis_slot.set(redis)
-            auth_slot.set(auth)
-            pipeline_slot.set(pipeline)
-            staging_slot.set(staging)
-            try:
-                yield
-            finally:
-                for slot in (bus_slot, redis_slot, auth_slot, pipeline_slot, staging_slot):
-                    slot.set(None)
+            slots.bus.set(bus)
+            slots.redis.set(redis)
+            slots.auth.set(auth)
+            slots.pipeline.set(pipeline)
+            slots.staging.set(staging)
+            stack.callback(slots.clear)
+            yield
 
     async def readiness() -> dict[str, Any]:
         async def nats_ok() -> bool:
-            return bus_slot.ready and bus_slot.value.connected
+            return slots.bus.ready and slots.bus.value.connected
 
         async def redis_ok() -> bool:
-            return redis_slot.ready and bool(await redis_slot.value.ping())
+            return slots.redis.ready and bool(await slots.redis.value.ping())
 
         checks = await check_all({"nats": nats_ok, "redis": redis_ok})
         # An open breaker degrades the deepseek engine only; local OCR still serves.
         checks["deepseek"] = {"ok": True, "breakers": breakers.states()}
         return checks
 
-    routes = OcrRoutes(settings, auth_slot, pipeline_slot, staging_slot)
+    routes = OcrRoutes(settings, slots.auth, slots.pipeline, slots.staging)
     return build_app(
         service=settings.service_name,
         routes=list(routes.routes()),

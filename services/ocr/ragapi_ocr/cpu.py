@@ -44,8 +44,9 @@ def default_processes() -> int:
 class CpuPool:
     """Runs :mod:`.tasks` functions off the event loop, at most ``size`` at once."""
 
-    def __init__(self, processes: int) -> None:
+    def __init__(self, processes: int, *, det_max_side: int = 1280) -> None:
         self.processes = processes
+        self.det_max_side = det_max_side
         self.size = processes or 1
         self.threads = max(1, default_processes() // self.size)
         self._executor: ProcessPoolExecutor | None = None
@@ -54,13 +55,13 @@ class CpuPool:
 
     def start(self) -> None:
         if self.processes == 0:
-            rapid.configure(self.threads)
+            rapid.configure(self.threads, self.det_max_side)
             return
         self._executor = ProcessPoolExecutor(
             max_workers=self.processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=tasks.warm_up,
-            initargs=(self.threads,),
+            initargs=(self.threads, self.det_max_side),
         )
 
     async def warm(self) -> None:

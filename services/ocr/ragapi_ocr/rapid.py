@@ -21,6 +21,7 @@ from .images import Pixels
 _lock = threading.Lock()
 _engine: RapidOCR | None = None
 _threads = 0
+_det_max_side = 1280
 
 
 @dataclass(frozen=True)
@@ -47,10 +48,17 @@ class Line:
         return self.cy + self.height / 2
 
 
-def configure(threads: int) -> None:
-    """Set the onnxruntime thread count before the engine is first built."""
-    global _threads
+def configure(threads: int, det_max_side: int = 1280) -> None:
+    """Set the onnxruntime threads and detection size before the engine is first built.
+
+    Detection runs on the page scaled down to ``det_max_side`` on its long side
+    (recognition still reads the full-resolution crops): on 200 dpi A4 scans
+    this is 3-5x faster than RapidOCR's default and, measured on our degraded
+    test scans, more accurate (full-size detection merged neighbouring lines).
+    """
+    global _threads, _det_max_side
     _threads = threads
+    _det_max_side = det_max_side
 
 
 def engine() -> RapidOCR:
@@ -58,7 +66,11 @@ def engine() -> RapidOCR:
     global _engine
     with _lock:
         if _engine is None:
-            params: dict[str, object] = {"Global.log_level": "error"}
+            params: dict[str, object] = {
+                "Global.log_level": "error",
+                "Det.limit_type": "max",
+                "Det.limit_side_len": _det_max_side,
+            }
             if _threads > 0:
                 params["EngineConfig.onnxruntime.intra_op_num_threads"] = _threads
                 params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1

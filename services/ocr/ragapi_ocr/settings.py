@@ -18,6 +18,8 @@ class OcrSettings(CommonSettings):
     ocr_max_image_pixels: int = Field(default=40_000_000, ge=1)
     ocr_page_timeout_s: float = Field(default=120.0, gt=0)
     ocr_render_dpi: int = Field(default=200, ge=36, le=600)
+    #: Text detection sees the page scaled to this long side (recognition reads full size).
+    ocr_det_max_side: int = Field(default=1280, ge=320, le=8000)
     #: A page is taken as text when its text layer has more characters than this ...
     ocr_text_layer_min_chars: int = Field(default=50, ge=0)
     #: ... and images cover less than this share of it.

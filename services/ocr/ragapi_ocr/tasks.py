@@ -148,7 +148,7 @@ def ready() -> bool:
     return True
 
 
-def warm_up(threads: int) -> None:
+def warm_up(threads: int, det_max_side: int) -> None:
     """Pool initializer: set the thread budget and build this process's engine."""
-    rapid.configure(threads)
+    rapid.configure(threads, det_max_side)
     rapid.engine()
