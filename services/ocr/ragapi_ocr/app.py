@@ -72,6 +72,7 @@ def build_engines(
         local,
         limits=limits,
         dpi=s.deepseek_dpi,
+        max_side=s.deepseek_max_side,
         max_tokens=s.deepseek_max_tokens,
         timeout_s=s.deepseek_timeout_s,
         tenant_concurrency=s.deepseek_tenant_concurrency,
@@ -161,6 +162,7 @@ def create_app(settings: OcrSettings, *, metrics: Metrics | None = None) -> Star
             pool = await open_pool(stack, settings)
             staging = Staging(settings.data_dir / "tmp" / "ocr")
             await staging.prepare()
+            stack.push_async_callback(staging.close)
             engines = build_engines(settings, pool, http, breakers, metrics)
             pipeline = OcrPipeline(settings, pool, engines, ocr_metrics(metrics))
             auth = TenantAuth(bus, ttl_s=settings.auth_cache_ttl_s)

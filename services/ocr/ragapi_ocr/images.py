@@ -58,6 +58,17 @@ def png(pixels: Pixels) -> bytes:
     return buffer.getvalue()
 
 
+def fit(pixels: Pixels, max_side: int) -> Pixels:
+    """``pixels`` scaled down (never up) so that the long side is at most ``max_side``."""
+    height, width = pixels.shape[:2]
+    scale = max_side / max(height, width)
+    if scale >= 1:
+        return pixels
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resized = Image.fromarray(pixels).resize(size, Image.Resampling.LANCZOS)
+    return np.asarray(resized, dtype=np.uint8)
+
+
 def crop_normalized(pixels: Pixels, box: Sequence[float], scale: float = 1000.0) -> Pixels:
     """The region of ``box`` (coordinates 0..scale of the image's size)."""
     height, width = pixels.shape[:2]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -15,6 +16,7 @@ from ragapi_common.auth import TenantAuth
 from ragapi_common.contracts.payloads import OcrResult
 from ragapi_common.errors import (
     BadRequest,
+    DeadlineExceeded,
     PayloadTooLarge,
     Unauthorized,
     UnsupportedMediaType,
@@ -93,9 +95,13 @@ class OcrRoutes:
             engine_name = engine if isinstance(engine, str) else None
             path = await staging.from_upload(upload, max_bytes)
         try:
-            extraction = await self.pipeline.value.read(path, tenant, engine_name)
+            async with asyncio.timeout(self.settings.request_deadline_s):
+                extraction = await self.pipeline.value.read(path, tenant, engine_name)
         except Rejected as rejected:
             raise http_error(rejected) from rejected
+        except TimeoutError as exc:
+            deadline = self.settings.request_deadline_s
+            raise DeadlineExceeded(f"OCR took longer than the {deadline:g}s deadline") from exc
         finally:
             await staging.discard(path)
         return JSONResponse(extraction.finish().model_dump())
@@ -117,6 +123,7 @@ def openapi() -> OpenApi:
             PayloadTooLarge,
             UnsupportedMediaType,
             ValidationFailed,
+            DeadlineExceeded,
         ),
     )
     return spec

@@ -29,6 +29,8 @@ class OcrSettings(CommonSettings):
     ocr_max_images_per_page: int = Field(default=8, ge=0)
 
     deepseek_dpi: int = Field(default=144, ge=36, le=600)
+    #: Page images sent to the model are scaled down to this long side (images, big pages).
+    deepseek_max_side: int = Field(default=2048, ge=256, le=8192)
     deepseek_max_tokens: int = Field(default=4096, ge=1)
     deepseek_timeout_s: float = Field(default=180.0, gt=0)
     deepseek_retries: int = Field(default=3, ge=0)

@@ -6,7 +6,9 @@ through memory or pickled across processes.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import shutil
 import uuid
 from collections.abc import AsyncIterable
 from pathlib import Path
@@ -22,13 +24,20 @@ _CHUNK = 1024 * 1024
 
 
 class Staging:
-    """A directory of short-lived files, one per document being read."""
+    """A directory of short-lived files, one per document being read.
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
+    Each app gets its own directory under ``root`` and removes it at shutdown,
+    so files left by a crash never pile up beside a running one's.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.directory = root / uuid.uuid4().hex
 
     async def prepare(self) -> None:
         await aiofiles.os.makedirs(self.directory, exist_ok=True)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(shutil.rmtree, self.directory, ignore_errors=True)
 
     def _new_path(self) -> Path:
         return self.directory / f"{uuid.uuid4().hex}.bin"

@@ -124,12 +124,14 @@ def _merge(blocks: list[tuple[float, Item]], inserts: list[tuple[float, Item]]) 
     return out
 
 
-def render_page(path: str, kind: Kind, index: int, dpi: int, limits: Limits) -> bytes:
-    """One page as PNG (for engines that read pixels, such as DeepSeek-OCR)."""
+def render_page(
+    path: str, kind: Kind, index: int, dpi: int, limits: Limits, max_side: int
+) -> bytes:
+    """One page as PNG, at most ``max_side`` px on its long side (for DeepSeek-OCR)."""
     if kind == "image":
-        return images.png(_image_pixels(path, index, limits))
+        return images.png(images.fit(_image_pixels(path, index, limits), max_side))
     with pdf.open_pdf(Path(path), limits.max_pages) as doc:
-        return images.png(pdf.render(doc[index], dpi, limits.max_pixels))
+        return images.png(images.fit(pdf.render(doc[index], dpi, limits.max_pixels), max_side))
 
 
 def crop_regions(page_png: bytes, boxes: list[tuple[float, float, float, float]]) -> list[bytes]:

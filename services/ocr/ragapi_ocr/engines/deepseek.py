@@ -11,6 +11,7 @@ per-endpoint circuit breaker are the shared model transport's
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
 from typing import Any
@@ -66,6 +67,7 @@ class DeepSeekEngine:
         *,
         limits: Limits,
         dpi: int,
+        max_side: int,
         max_tokens: int,
         timeout_s: float,
         tenant_concurrency: int,
@@ -76,6 +78,7 @@ class DeepSeekEngine:
         self.office_engine = office
         self.limits = limits
         self.dpi = dpi
+        self.max_side = max_side
         self.max_tokens = max_tokens
         self.timeout_s = timeout_s
         self.tenant_concurrency = tenant_concurrency
@@ -90,9 +93,14 @@ class DeepSeekEngine:
         if source.info.kind == "office":
             # Office files carry their text; there is nothing for a vision model to read.
             return await self.office_engine.office(source)
-        pages = await all_or_nothing(
-            [self._page(source, i, caller) for i in range(source.info.pages)]
-        )
+        # Rendered pages wait for the tenant's turn in memory: bound how many do.
+        window = asyncio.Semaphore(self.tenant_concurrency + self.pool.size)
+
+        async def page(index: int) -> PageOutput:
+            async with window:
+                return await self._page(source, index, caller)
+
+        pages = await all_or_nothing([page(i) for i in range(source.info.pages)])
         return Extraction(self.name, pages)
 
     async def _page(self, source: Source, index: int, caller: Caller) -> PageOutput:
@@ -105,6 +113,7 @@ class DeepSeekEngine:
             index,
             self.dpi,
             self.limits,
+            self.max_side,
         )
         answer = await self.read(caller, png)
         parsed = grounding.parse_page(answer, index)
