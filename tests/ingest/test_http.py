@@ -205,14 +205,16 @@ async def test_malformed_or_empty_multipart(
 async def test_two_hundred_texts_in_one_request(
     make_ingest: StackFactory, tenant_factory: TenantFactory
 ) -> None:
-    stack = await make_ingest(workers=False)
+    # No LLM (chunks and vectors only) keeps 200 inserts quick.
+    stack = await make_ingest(llm_base_url="", llm_model="")
     tenant = await tenant_factory()
     docs = {f"note-{i}.txt": f"Note {i}: the number {i} is written here." for i in range(200)}
     body = await stack.texts(tenant, docs)
     assert len(body["documents"]) == 200
     assert {d["name"] for d in body["documents"]} == set(docs)
-    task = await stack.client.get(f"/v1/tasks/{body['task_id']}", headers=tenant.headers)
-    assert task.json()["total"] == 200
+    task = await stack.wait_task(tenant, body["task_id"], timeout_s=280)
+    assert (task["status"], task["total"], task["done"]) == ("succeeded", 200, 200)
+    assert all(doc["llm"] is False for doc in task["documents"])
 
 
 async def test_text_limits(make_ingest: StackFactory, tenant_factory: TenantFactory) -> None:

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from ragapi_common.bus import Bus
 from ragapi_common.contracts import subjects
 from ragapi_common.contracts.payloads import IndexJob
+from ragapi_ingest.records import Records, new_id
 from tests.conftest import TenantFactory
 from tests.support.apps import TenantHandle
 from tests.support.fake_provider import CHAT
@@ -308,3 +309,29 @@ async def test_an_llm_that_keeps_failing_ends_failed_with_its_reason(
     stack.fake.configure(fail_forever=False)
     later = await stack.texts(tenant, {"fine.txt": "Hollowmere Bridge spans the river."})
     assert (await stack.wait_task(tenant, later["task_id"]))["status"] == "succeeded"
+
+
+async def test_a_document_whose_job_was_never_published_is_recovered(
+    make_ingest: StackFactory, tenant_factory: TenantFactory, bus: Bus, redis: Redis
+) -> None:
+    """As if the process died between writing the records and publishing the job."""
+    stack = await make_ingest(recovery_after_s=0.3, recovery_interval_s=0.2)
+    tenant = await tenant_factory()
+    records = Records(redis)
+    doc_id, task_id = new_id("doc"), new_id("task")
+    content = b"Saltmarsh Priory keeps bees."
+    await records.create_document(
+        tenant.id,
+        {
+            "doc_id": doc_id, "task_id": task_id, "name": "stranded.txt",
+            "content_type": "text/plain", "size": str(len(content)), "sha256": "0" * 64,
+            "metadata": "{}",
+        },
+    )  # fmt: skip
+    await records.create_task(tenant.id, task_id, "ingest", [doc_id])
+    await bus.files.write_bytes(f"{tenant.id}/{doc_id}", content)
+    task = await stack.wait_task(tenant, task_id, timeout_s=60)
+    assert task["status"] == "succeeded", task
+    raw = await records.raw_document(tenant.id, doc_id)
+    assert raw is not None
+    assert raw["published"] == "1"

@@ -111,19 +111,19 @@ def test_html_keeps_visible_text_only() -> None:
 
 
 @pytest.mark.parametrize(
-    ("total", "statuses", "expected"),
+    ("total", "by_status", "expected"),
     [
-        (3, ["queued", "queued", "queued"], ("queued", 0, 0)),
-        (3, ["queued", "indexing", "queued"], ("running", 0, 0)),
-        (3, ["processed", "queued", "queued"], ("running", 1, 0)),
-        (3, ["processed", "processed", "processed"], ("succeeded", 3, 0)),
-        (2, ["failed", "failed"], ("failed", 0, 2)),
-        (2, ["processed", "failed"], ("partial", 1, 1)),
-        (1, ["deleting"], ("running", 0, 0)),
-        (1, [], ("succeeded", 1, 0)),  # deleted since: done
-        (0, [], ("succeeded", 0, 0)),
+        (3, {"queued": 3}, ("queued", 0, 0)),
+        (3, {"queued": 2, "indexing": 1}, ("running", 0, 0)),
+        (3, {"processed": 1, "queued": 2}, ("running", 1, 0)),
+        (3, {"processed": 3, "queued": 0}, ("succeeded", 3, 0)),
+        (2, {"failed": 2}, ("failed", 0, 2)),
+        (2, {"processed": 1, "failed": 1}, ("partial", 1, 1)),
+        (1, {"deleting": 1}, ("running", 0, 0)),
+        (1, {"gone": 1}, ("succeeded", 1, 0)),  # deleted since: done
+        (0, {}, ("succeeded", 0, 0)),
     ],
 )
-def test_task_counts(total: int, statuses: list[str], expected: tuple[str, int, int]) -> None:
-    counts = TaskCounts.of(total, statuses)
+def test_task_counts(total: int, by_status: dict[str, int], expected: tuple[str, int, int]) -> None:
+    counts = TaskCounts.of(total, by_status)
     assert (counts.status, counts.done, counts.failed) == expected

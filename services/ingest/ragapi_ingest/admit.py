@@ -7,7 +7,7 @@ was read and checked, so a rejected request leaves nothing behind.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from .records import Records, metadata_json, new_id
 from .telemetry import IngestMetrics
 from .views import Document
 
-#: Documents of one request stored and recorded at once.
+#: Documents of one request stored, recorded or queued at once (bounds Redis connections).
 _PARALLEL = 16
 _CLAIM_WAITS = 40
 
@@ -68,9 +68,15 @@ class Admission:
 
         results = await asyncio.gather(*(one(c) for c in candidates))
         docs = [doc for doc, _ in results]
-        await self.records.create_task(tenant_id, task_id, "ingest", [doc.doc_id for doc in docs])
+        unique = list(dict.fromkeys(doc.doc_id for doc in docs))  # the same bytes twice: once
+        await self.records.create_task(tenant_id, task_id, "ingest", unique)
         fresh = [doc for doc, new in results if new]
-        await asyncio.gather(*(self._submit(tenant_id, task_id, doc) for doc in fresh))
+
+        async def submit(doc: Document) -> None:
+            async with gate:
+                await self._submit(tenant_id, task_id, doc)
+
+        await asyncio.gather(*(submit(doc) for doc in fresh))
         return task_id, docs
 
     async def _admit_one(
@@ -132,12 +138,26 @@ class Admission:
                 yield chunk
 
     async def _submit(self, tenant_id: str, task_id: str, doc: Document) -> None:
+        await self.publish(
+            tenant_id,
+            {
+                "task_id": task_id,
+                "doc_id": doc.doc_id,
+                "name": doc.name,
+                "content_type": doc.content_type,
+            },
+        )
+
+    async def publish(self, tenant_id: str, record: Mapping[str, str]) -> None:
+        """Queue the document's ingest job (once per message id) and mark it published."""
+        doc_id = record["doc_id"]
         job = IngestJob(
             tenant_id=tenant_id,
-            task_id=task_id,
-            doc_id=doc.doc_id,
-            name=doc.name,
-            content_type=doc.content_type,
-            object_name=object_name(tenant_id, doc.doc_id),
+            task_id=record["task_id"],
+            doc_id=doc_id,
+            name=record["name"],
+            content_type=record["content_type"],
+            object_name=object_name(tenant_id, doc_id),
         )
-        await self.bus.submit(subjects.JOB_INGEST, job, msg_id=f"ingest:{doc.doc_id}")
+        await self.bus.submit(subjects.JOB_INGEST, job, msg_id=f"ingest:{doc_id}")
+        await self.records.mark_published(tenant_id, doc_id)

@@ -20,6 +20,7 @@ from .admit import Admission
 from .context import Ingest
 from .progress import Progress
 from .records import Records
+from .recovery import Recovery
 from .routes import openapi, routes
 from .runner import Workers
 from .settings import IngestSettings
@@ -62,6 +63,14 @@ def create_app(
                 workers = Workers(settings, bus, redis, records, progress, registry, ingest_metrics)
                 await workers.start()
                 stack.push_async_callback(workers.stop)
+                recovery = Recovery(
+                    records,
+                    admission,
+                    after_s=settings.recovery_after_s,
+                    every_s=settings.recovery_interval_s,
+                )
+                recovery.start()
+                stack.push_async_callback(recovery.stop)
             lag = LoopLagMonitor(metrics, settings.loop_lag_interval_s)
             lag.start()
             stack.push_async_callback(lag.stop)

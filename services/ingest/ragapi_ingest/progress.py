@@ -64,10 +64,9 @@ class Progress:
             await self.announce_task(tenant_id, task_id)
 
     async def announce_task(self, tenant_id: str, task_id: str) -> None:
-        task = await self.records.task(tenant_id, task_id)
-        if task is None:
+        counts = await self.records.task_counts(tenant_id, task_id)
+        if counts is None:
             return
-        counts = task.counts
         await self.bus.publish(
             subjects.task_events(task_id),
             TaskEvent(

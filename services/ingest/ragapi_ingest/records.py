@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,36 +27,8 @@ from redis.asyncio import Redis
 from ragapi_common.contracts.payloads import DocumentStatus
 from ragapi_common.errors import ValidationFailed
 
+from . import scripts
 from .views import Document, Task, TaskCounts
-
-_SET_STATUS = """
-local prefix, doc_id, status, now, allowed = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local key = prefix .. 'doc:' .. doc_id
-local old = redis.call('HGET', key, 'status')
-if not old then return {0, ''} end
-if allowed ~= '*' and not string.find(',' .. allowed .. ',', ',' .. old .. ',', 1, true) then
-  return {0, old}
-end
-local seq = redis.call('HGET', key, 'seq')
-redis.call('ZREM', prefix .. 'docs:' .. old, doc_id)
-redis.call('ZADD', prefix .. 'docs:' .. status, seq, doc_id)
-redis.call('HSET', key, 'status', status, 'updated_at', now)
-if status ~= 'failed' then redis.call('HDEL', key, 'error') end
-for i = 6, #ARGV, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
-return {1, old}
-"""
-
-_CLAIM_SHA = """
-local current = redis.call('HGET', KEYS[1], ARGV[1])
-if current then return current end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return false
-"""
-
-_RELEASE_SHA = """
-if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
-return 1
-"""
 
 TERMINAL: frozenset[str] = frozenset({"processed", "failed"})
 
@@ -87,9 +59,12 @@ class Records:
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self._set_status = redis.register_script(_SET_STATUS)
-        self._claim_sha = redis.register_script(_CLAIM_SHA)
-        self._release_sha = redis.register_script(_RELEASE_SHA)
+        self._set_status = redis.register_script(scripts.SET_STATUS)
+        self._claim_sha = redis.register_script(scripts.CLAIM_SHA)
+        self._release_sha = redis.register_script(scripts.RELEASE_SHA)
+        self._set_if_present = redis.register_script(scripts.SET_IF_PRESENT)
+        self._join_task = redis.register_script(scripts.JOIN_TASK)
+        self._remove = redis.register_script(scripts.REMOVE_DOCUMENT)
 
     # --- dedupe -----------------------------------------------------------------------------
     async def claim_sha(self, tenant_id: str, sha256: str, doc_id: str) -> str | None:
@@ -114,30 +89,32 @@ class Records:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(p + "doc:" + doc_id, mapping=record)
             pipe.sadd(p + "doc:" + doc_id + ":tasks", fields["task_id"])
+            pipe.hincrby(p + "task:" + fields["task_id"], "n:queued", 1)
             pipe.zadd(p + "docs", {doc_id: seq})
             pipe.zadd(p + "docs:queued", {doc_id: seq})
             await pipe.execute()
 
     async def raw_document(self, tenant_id: str, doc_id: str) -> dict[str, str] | None:
         raw = await self.redis.hgetall(_prefix(tenant_id) + "doc:" + doc_id)
-        if not raw:
-            return None
-        return {_str(k): _str(v) for k, v in raw.items()}
+        return _record(raw)
 
     async def document(self, tenant_id: str, doc_id: str) -> Document | None:
         raw = await self.raw_document(tenant_id, doc_id)
         return Document.from_record(raw) if raw else None
 
-    async def documents(self, tenant_id: str, doc_ids: list[str]) -> list[Document | None]:
+    async def documents_raw(
+        self, tenant_id: str, doc_ids: list[str]
+    ) -> list[dict[str, str] | None]:
         p = _prefix(tenant_id)
         async with self.redis.pipeline(transaction=False) as pipe:
             for doc_id in doc_ids:
                 pipe.hgetall(p + "doc:" + doc_id)
             raws = await pipe.execute()
-        return [
-            Document.from_record({_str(k): _str(v) for k, v in raw.items()}) if raw else None
-            for raw in raws
-        ]
+        return [_record(raw) for raw in raws]
+
+    async def documents(self, tenant_id: str, doc_ids: list[str]) -> list[Document | None]:
+        raws = await self.documents_raw(tenant_id, doc_ids)
+        return [Document.from_record(raw) if raw else None for raw in raws]
 
     async def set_status(
         self,
@@ -161,11 +138,27 @@ class Records:
         return _text(old) if int(moved) else None
 
     async def add_task_to_document(self, tenant_id: str, doc_id: str, task_id: str) -> None:
-        await self.redis.sadd(_prefix(tenant_id) + "doc:" + doc_id + ":tasks", task_id)
+        """The document joins the task (a duplicate upload, a delete), counted in its status."""
+        await self._join_task(args=[_prefix(tenant_id), doc_id, task_id])
 
     async def tasks_of(self, tenant_id: str, doc_id: str) -> list[str]:
         members = await self.redis.smembers(_prefix(tenant_id) + "doc:" + doc_id + ":tasks")
         return sorted(_str(m) for m in members)
+
+    async def mark_published(self, tenant_id: str, doc_id: str) -> None:
+        """The document's ingest job is on the queue (see :mod:`.recovery`)."""
+        key = _prefix(tenant_id) + "doc:" + doc_id
+        await self._set_if_present(keys=[key], args=["published", "1"])
+
+    async def unpublished(self) -> AsyncIterator[tuple[str, dict[str, str]]]:
+        """(tenant_id, record) of every ``queued`` document not marked published."""
+        async for key in self.redis.scan_iter(match="ragapi:ingest:{*}:docs:queued", count=500):
+            name = _str(key)
+            tenant_id = name[name.index("{") + 1 : name.index("}")]
+            doc_ids = [_str(m) for m in await self.redis.zrange(key, 0, -1)]
+            for doc in await self.documents_raw(tenant_id, doc_ids):
+                if doc is not None and doc.get("status") == "queued" and not doc.get("published"):
+                    yield tenant_id, doc
 
     async def add_artefacts(self, tenant_id: str, doc_id: str, names: list[str]) -> None:
         """Remember objects derived from the document, to delete them with it."""
@@ -177,17 +170,11 @@ class Records:
         return sorted(_str(m) for m in members)
 
     async def remove_document(self, tenant_id: str, doc_id: str) -> None:
-        """Drop a document's records (its task lists keep the id; it counts as done)."""
-        p = _prefix(tenant_id)
+        """Drop a document's records; its tasks count it as ``gone`` (done)."""
         raw = await self.raw_document(tenant_id, doc_id)
         if raw is not None:
             await self.release_sha(tenant_id, raw.get("sha256", ""), doc_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            if raw is not None:
-                pipe.zrem(p + "docs:" + raw["status"], doc_id)
-            pipe.zrem(p + "docs", doc_id)
-            pipe.delete(*(p + "doc:" + doc_id + suffix for suffix in ("", ":tasks", ":objects")))
-            await pipe.execute()
+        await self._remove(args=[_prefix(tenant_id), doc_id])
 
     async def check_capacity(self, tenant_id: str, adding: int, max_documents: int) -> None:
         """422 when ``adding`` more documents would pass the tenant's ``max_documents``."""
@@ -228,24 +215,32 @@ class Records:
                 pipe.rpush(p + "task:" + task_id + ":docs", *doc_ids)
             await pipe.execute()
 
-    async def task(self, tenant_id: str, task_id: str) -> Task | None:
-        """The task with counts computed from its documents' current statuses."""
+    async def task_counts(self, tenant_id: str, task_id: str) -> TaskCounts | None:
+        """The task's status and counts, from its counters (no document is read)."""
         p = _prefix(tenant_id)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hgetall(p + "task:" + task_id)
-            pipe.lrange(p + "task:" + task_id + ":docs", 0, -1)
-            raw, ids = await pipe.execute()
-        if not raw:
+            pipe.llen(p + "task:" + task_id + ":docs")
+            raw, total = await pipe.execute()
+        if not raw or b"kind" not in raw:
             return None
-        doc_ids = [_str(doc_id) for doc_id in ids]
-        docs = await self.documents(tenant_id, doc_ids)
+        counters = {_str(k)[2:]: int(v) for k, v in raw.items() if _str(k).startswith("n:")}
+        return TaskCounts.of(int(total), counters)
+
+    async def task(self, tenant_id: str, task_id: str) -> Task | None:
+        """The task, its counts and its documents as they are now."""
+        p = _prefix(tenant_id)
+        counts = await self.task_counts(tenant_id, task_id)
+        if counts is None:
+            return None
+        kind = _str(await self.redis.hget(p + "task:" + task_id, "kind") or b"ingest")
+        ids = [
+            _str(doc_id)
+            for doc_id in await self.redis.lrange(p + "task:" + task_id + ":docs", 0, -1)
+        ]
+        docs = await self.documents(tenant_id, ids)
         present = [doc for doc in docs if doc is not None]
-        return Task(
-            task_id=task_id,
-            kind=_str(raw.get(b"kind", b"ingest")),
-            counts=TaskCounts.of(len(doc_ids), [doc.status for doc in present]),
-            documents=present,
-        )
+        return Task(task_id=task_id, kind=kind, counts=counts, documents=present)
 
     # --- tenants ------------------------------------------------------------------------------
     async def purge(self, tenant_id: str) -> list[str]:
@@ -261,6 +256,12 @@ class Records:
         if batch:
             await self.redis.unlink(*batch)
         return doc_ids
+
+
+def _record(raw: Mapping[Any, Any]) -> dict[str, str] | None:
+    """A document hash, or None if it is absent or only a stray field of one."""
+    record = {_str(k): _str(v) for k, v in raw.items()}
+    return record if "doc_id" in record and "status" in record else None
 
 
 def metadata_json(metadata: Mapping[str, Any] | None) -> str:

@@ -47,6 +47,10 @@ class IngestSettings(CommonSettings):
     job_backoff_s: tuple[float, ...] = (1.0, 2.0, 5.0, 15.0, 30.0)
     index_ack_wait_s: float = Field(default=120.0, gt=1)
 
+    #: A ``queued`` document this old whose job was never published is queued again.
+    recovery_after_s: float = Field(default=60.0, gt=0)
+    recovery_interval_s: float = Field(default=60.0, gt=0)
+
     # Listing.
     max_list_limit: int = Field(default=500, ge=1)
     #: The task event stream re-reads the records this often (events are fire-and-forget).

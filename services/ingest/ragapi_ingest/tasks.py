@@ -85,21 +85,24 @@ class _TaskStream:
     async def events(self) -> AsyncIterator[bytes]:
         task = await self._reread() or self.task
         yield encode_event(task.body(), event="snapshot")
+        counts = task.counts
         refresh_s = self.ingest.settings.task_stream_refresh_s
-        while not task.counts.finished:
+        while not counts.finished:
             try:
                 kind, data = await asyncio.wait_for(self.queue.get(), refresh_s)
             except TimeoutError:
                 kind, data = "", {}
             if kind:
                 yield encode_event(data, event=kind)
-            latest = await self._reread()
+            latest = await self.ingest.records.task_counts(self.tenant_id, self.task.task_id)
             if latest is None:
                 return
-            if kind != "progress" and latest.counts != task.counts:
-                yield encode_event(latest.counts.model_dump(), event="progress")
-            task = latest
-        yield encode_event(task.body(), event="done")
+            if kind != "progress" and latest != counts:
+                yield encode_event(latest.model_dump(), event="progress")
+            counts = latest
+        final = await self._reread()
+        if final is not None:
+            yield encode_event(final.body(), event="done")
 
     async def _reread(self) -> Task | None:
         return await self.ingest.records.task(self.tenant_id, self.task.task_id)

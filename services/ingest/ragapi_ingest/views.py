@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -54,15 +54,16 @@ class TaskCounts(BaseModel):
     failed: int
 
     @classmethod
-    def of(cls, total: int, statuses: Sequence[str]) -> TaskCounts:
-        """Counts from the documents' statuses; a document deleted since counts as done."""
-        failed = sum(1 for s in statuses if s == "failed")
-        done = sum(1 for s in statuses if s == "processed") + (total - len(statuses))
-        if done + failed == total:
+    def of(cls, total: int, by_status: Mapping[str, int]) -> TaskCounts:
+        """Counts from how many of the task's documents are in each status (``gone``:
+        deleted since, counted as done)."""
+        failed = by_status.get("failed", 0)
+        done = by_status.get("processed", 0) + by_status.get("gone", 0)
+        if done + failed >= total:
             status: TaskStatus = (
                 "succeeded" if failed == 0 else "failed" if done == 0 else "partial"
             )
-        elif all(s == "queued" for s in statuses) and done + failed == 0:
+        elif by_status.get("queued", 0) >= total:
             status = "queued"
         else:
             status = "running"
