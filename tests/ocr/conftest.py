@@ -9,6 +9,9 @@ import pytest
 
 from ragapi_ocr.app import create_app
 from ragapi_ocr.settings import OcrSettings
+
+# The ingest stack's fixtures, for the end-to-end test (upload -> OCR -> index).
+from tests.ingest.conftest import fake, make_ingest  # noqa: F401
 from tests.ocr.fake_vllm import FakeVllm
 from tests.support.apps import ADMIN_TOKEN, SECRET_KEY, running
 
@@ -43,5 +46,5 @@ async def ocr(
 @pytest.fixture
 async def vllm() -> AsyncIterator[FakeVllm]:
     """A fresh fake DeepSeek-OCR endpoint (its own port, so its own breaker)."""
-    async with FakeVllm() as fake:
-        yield fake
+    async with FakeVllm() as server:
+        yield server
