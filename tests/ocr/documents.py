@@ -166,3 +166,17 @@ def figure_pdf() -> tuple[bytes, list[str]]:
     _write_lines(page, ENGLISH, "helv")
     page.insert_image(pymupdf.Rect(28, 150, 392, 219), stream=buffer.getvalue())
     return _bytes(doc), ENGLISH + FIGURE_TEXT
+
+
+def scanned_tiff(pages: list[list[str]]) -> bytes:
+    """A multi-page TIFF scan, one frame per entry of ``pages``."""
+    frames = [Image.open(io.BytesIO(degrade(rendered_text(lines, "helv")))) for lines in pages]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="TIFF", save_all=True, append_images=frames[1:])
+    return buffer.getvalue()
+
+
+def scanned_webp(lines: list[str]) -> bytes:
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(degrade(rendered_text(lines, "helv")))).save(buffer, format="WEBP")
+    return buffer.getvalue()

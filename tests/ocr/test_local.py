@@ -134,3 +134,19 @@ async def test_health_answers_while_ocr_runs(
     assert not all(task.done() for task in work)
     for response in await asyncio.gather(*work):
         assert response.status_code == 200
+
+
+async def test_multi_page_tiff_pages_and_webp(
+    ocr: httpx.AsyncClient, tenant_factory: TenantFactory
+) -> None:
+    tenant = await tenant_factory()
+    first, second = docs.ENGLISH[:2], docs.ENGLISH[2:]
+    result = await read(ocr, tenant.headers, docs.scanned_tiff([first, second]), "scan.tif")
+    assert result["pages"] == 2
+    by_page = [
+        " ".join(i["text"] for i in result["content"] if i["page_idx"] == page) for page in (0, 1)
+    ]
+    assert cer("".join(first), by_page[0]) <= MAX_CER
+    assert cer("".join(second), by_page[1]) <= MAX_CER
+    webp = await read(ocr, tenant.headers, docs.scanned_webp(docs.ENGLISH), "scan.webp")
+    assert_reads(webp, docs.ENGLISH, "4711")
