@@ -9,6 +9,8 @@ from redis.asyncio import Redis
 
 from ragapi_ingest.fairness import Crowded, IndexGate
 
+from .pipeline import eventually
+
 
 def _gate(redis: Redis, **overrides: int | float) -> IndexGate:
     options: dict[str, float] = {"total": 2, "per_tenant": 1, "backlog": 1, "lease_ttl_s": 5}
@@ -36,18 +38,21 @@ async def test_a_tenant_backlog_does_not_starve_another(redis: Redis) -> None:
             order.append(f"{name}:crowded")
 
     busy = [asyncio.create_task(job("alpha", f"a{i}")) for i in range(5)]
-    await asyncio.sleep(0.5)
-    other = asyncio.create_task(job("beta", "b0"))
-    await asyncio.sleep(0.2)
-    # alpha holds one slot, one alpha job waits, the rest went back to the queue;
-    # beta runs at once on the second slot of the total.
+
+    async def crowded_out() -> list[str]:
+        return sorted(n for n in order if n.endswith(":crowded"))
+
+    # alpha holds one slot, one alpha job waits, the rest go back to the queue...
+    assert await eventually(crowded_out, timeout_s=10) == ["a2:crowded", "a3:crowded", "a4:crowded"]
     assert order[0] == "a0"
-    assert "b0" in order
-    assert sorted(n for n in order if n.endswith(":crowded")) == [
-        "a2:crowded",
-        "a3:crowded",
-        "a4:crowded",
-    ]
+    # ...and beta runs at once on the second slot of the total.
+    other = asyncio.create_task(job("beta", "b0"))
+
+    async def beta_ran() -> bool:
+        return "b0" in order
+
+    await eventually(beta_ran, timeout_s=10)
+    assert "a1" not in order
     release.set()
     await asyncio.gather(*busy, other)
     assert "a1" in order
