@@ -1,0 +1,115 @@
+"""Behaviour under load: concurrency without deadlock, tenant isolation, limits, deadlines."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.conftest import TenantFactory
+
+from .conftest import UNLIMITED, QueryStack, StackFactory
+from .test_query import CORPUS, MODES, QUESTION
+
+
+async def test_100_concurrent_queries_all_answer(
+    query_stack: QueryStack, tenant_factory: TenantFactory
+) -> None:
+    tenant = await tenant_factory(config=UNLIMITED)
+    ids = await query_stack.add_documents(tenant, CORPUS)
+    query_stack.fake.configure(latency_s=0.05)
+
+    responses = await asyncio.gather(
+        *(
+            query_stack.query(tenant, query=f"{QUESTION} ({n})", mode=MODES[n % len(MODES)])
+            for n in range(100)
+        )
+    )
+
+    assert [r.status_code for r in responses] == [200] * 100
+    assert all(r.json()["references"][0]["doc_id"] == ids["lighthouse.txt"] for r in responses)
+    assert query_stack.fake.max_in_flight > 1, "queries ran concurrently"
+
+
+async def test_50_tenants_querying_at_once_each_cite_only_their_own_document(
+    query_stack: QueryStack, tenant_factory: TenantFactory
+) -> None:
+    tenants = [await tenant_factory(config=UNLIMITED) for _ in range(50)]
+    own = await asyncio.gather(
+        *(
+            query_stack.add_documents(
+                t, {f"codeword-{n}.txt": f"The Harbour codeword is Falcon{n} for tenant {n}."}
+            )
+            for n, t in enumerate(tenants)
+        )
+    )
+
+    responses = await asyncio.gather(
+        *(
+            query_stack.query(t, query="What is the Harbour codeword?", mode="naive")
+            for t in tenants
+        )
+    )
+
+    for n, response in enumerate(responses):
+        assert response.status_code == 200, response.text
+        cited = {ref["doc_id"] for ref in response.json()["references"]}
+        assert cited == set(own[n].values()), (n, cited)
+        assert f"Falcon{n} " in response.json()["answer"] + " "
+
+
+async def test_queries_per_minute_answers_429_with_retry_after(
+    query_stack: QueryStack, tenant_factory: TenantFactory
+) -> None:
+    tenant = await tenant_factory(config={"limits": {"queries_per_minute": 1}})
+    await query_stack.add_documents(tenant, CORPUS)
+
+    first = await query_stack.query(tenant, query=QUESTION, mode="naive")
+    second = await query_stack.query(tenant, query=QUESTION, mode="naive")
+
+    assert first.status_code == 200
+    assert second.status_code == 429
+    assert second.json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(second.headers["retry-after"]) <= 60
+
+
+async def test_in_flight_bounds_refuse_at_once_instead_of_queueing(
+    make_stack: StackFactory, tenant_factory: TenantFactory
+) -> None:
+    stack = await make_stack(max_in_flight_per_tenant=2, max_in_flight=3)
+    busy, other, third = [await tenant_factory(config=UNLIMITED) for _ in range(3)]
+    for tenant in (busy, other, third):
+        await stack.add_documents(tenant, CORPUS)
+    stack.fake.configure(latency_s=1.0)
+
+    slow = [
+        asyncio.create_task(stack.query(busy, query=f"{QUESTION} {n}", mode="naive"))
+        for n in range(2)
+    ]
+    await asyncio.sleep(0.3)
+    tenant_full = await stack.query(busy, query=QUESTION, mode="naive")
+    assert tenant_full.status_code == 429
+    assert tenant_full.headers["retry-after"] == "1"
+    slow.append(asyncio.create_task(stack.query(other, query=QUESTION, mode="naive")))
+    await asyncio.sleep(0.3)
+    process_full = await stack.query(third, query=QUESTION, mode="naive")
+    assert process_full.status_code == 503
+    assert process_full.headers["retry-after"] == "1"
+    assert [r.status_code for r in await asyncio.gather(*slow)] == [200, 200, 200]
+
+
+async def test_past_the_deadline_the_answer_is_504(
+    make_stack: StackFactory, tenant_factory: TenantFactory
+) -> None:
+    stack = await make_stack(request_deadline_s=0.5)
+    tenant = await tenant_factory(config=UNLIMITED)
+    await stack.add_documents(tenant, CORPUS)
+    stack.fake.configure(latency_s=5.0)
+
+    response = await stack.query(tenant, query=QUESTION, mode="naive")
+
+    assert response.status_code == 504
+    assert response.json()["error"]["code"] == "deadline_exceeded"
+    for _ in range(50):  # the abandoned LLM request was cancelled, not left running
+        if stack.fake.in_flight == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert stack.fake.in_flight == 0
