@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from ragapi_common.bus import Bus
+from ragapi_common.contracts import subjects
 from ragapi_common.metrics import Metrics
 from ragapi_common.rag.api import RagRegistry
 from ragapi_common.rag.registry import open_registry
@@ -25,6 +27,17 @@ from tests.support.fake_provider import FakeProvider
 FINISHED = ("succeeded", "failed", "partial")
 #: Quick retries so failure paths end within a test's time.
 FAST_RETRIES = {"job_backoff_s": (0.05, 0.1, 0.2), "max_deliver": 8, "index_defer_after_s": 0.2}
+
+
+@pytest.fixture(autouse=True)
+async def _no_ocr_jobs_left(nats_url: str) -> AsyncIterator[None]:
+    """OCR jobs of these tests' documents would reach the OCR tests' workers later."""
+    yield
+    bus = await Bus.connect(nats_url, name="ingest-test-cleanup")
+    try:
+        await bus.js.purge_stream(subjects.JOBS_STREAM, subject=subjects.JOB_OCR)
+    finally:
+        await bus.close()
 
 
 @pytest.fixture

@@ -271,3 +271,16 @@ async def test_listing_pages_and_filters(
     for params in ({"status": "nope"}, {"limit": "0"}, {"limit": "501"}, {"cursor": "zz"}):
         bad = await stack.client.get("/v1/documents", params=params, headers=tenant.headers)
         assert bad.status_code == 422, params
+
+
+async def test_a_tenant_document_limit_is_kept(
+    make_ingest: StackFactory, tenant_factory: TenantFactory
+) -> None:
+    stack = await make_ingest(workers=False)
+    tenant = await tenant_factory(config={"limits": {"max_documents": 2}})
+    await stack.texts(tenant, {"a.txt": "first", "b.txt": "second"})
+    over = await stack.client.post(
+        "/v1/documents/text", json={"documents": [{"text": "third"}]}, headers=tenant.headers
+    )
+    assert over.status_code == 422
+    assert over.json()["error"]["details"][0]["field"] == "limits.max_documents"

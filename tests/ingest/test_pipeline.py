@@ -335,3 +335,29 @@ async def test_a_document_whose_job_was_never_published_is_recovered(
     raw = await records.raw_document(tenant.id, doc_id)
     assert raw is not None
     assert raw["published"] == "1"
+
+
+async def test_deleting_a_document_still_waiting_for_ocr(
+    make_ingest: StackFactory, tenant_factory: TenantFactory, bus: Bus
+) -> None:
+    stack = await make_ingest()
+    tenant = await tenant_factory()
+    body = await _upload(stack, tenant, {"scan.png": png_bytes()})
+    doc_id = body["documents"][0]["doc_id"]
+
+    async def parsing() -> bool:
+        doc = await stack.client.get(f"/v1/documents/{doc_id}", headers=tenant.headers)
+        return bool(doc.json()["status"] == "parsing")
+
+    await eventually(parsing)
+    deleted = await stack.client.delete(f"/v1/documents/{doc_id}", headers=tenant.headers)
+    assert deleted.status_code == 202
+    task = await stack.wait_task(tenant, deleted.json()["task_id"])
+    assert (task["status"], task["done"], task["documents"]) == ("succeeded", 1, [])
+    assert (
+        await stack.client.get(f"/v1/documents/{doc_id}", headers=tenant.headers)
+    ).status_code == 404
+    # The upload's own task counts it as done (gone) rather than hanging in "parsing".
+    upload_task = await stack.wait_task(tenant, body["task_id"])
+    assert upload_task["status"] == "succeeded"
+    assert await bus.files.names(prefix=f"{tenant.id}/{doc_id}") == []
