@@ -7,6 +7,7 @@ a revoked key stops working everywhere within the event's delivery time.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
@@ -48,6 +49,7 @@ class TenantAuth:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
         self._cache: OrderedDict[str, tuple[float, TenantContext]] = OrderedDict()
+        self._pending: dict[str, asyncio.Future[TenantContext]] = {}
 
     async def start(self) -> None:
         await self.bus.subscribe(subjects.EVENT_TENANT_ANY, TenantEvent, self._on_event)
@@ -55,6 +57,7 @@ class TenantAuth:
     async def _on_event(self, subject: str, event: TenantEvent) -> None:
         if subject == subjects.EVENT_KEY_REVOKED and event.key_hash:
             self._cache.pop(event.key_hash, None)
+            self._pending.pop(event.key_hash, None)
         for key_hash, (_, ctx) in list(self._cache.items()):
             if ctx.tenant_id == event.tenant_id and (
                 subject != subjects.EVENT_KEY_REVOKED or ctx.key_id == event.key_id
@@ -70,14 +73,29 @@ class TenantAuth:
     async def resolve(self, api_key: str) -> TenantContext:
         key_hash = hash_api_key(api_key)
         cached = self._cache.get(key_hash)
-        now = time.monotonic()
-        if cached is not None and cached[0] > now:
+        if cached is not None and cached[0] > time.monotonic():
             self._cache.move_to_end(key_hash)
             return cached[1]
+        # One lookup per key at a time: a burst on a cold cache must not become a burst
+        # of identical requests to the tenants service.
+        pending = self._pending.get(key_hash)
+        if pending is None:
+            pending = asyncio.ensure_future(self._fetch(api_key, key_hash))
+            self._pending[key_hash] = pending
+            pending.add_done_callback(lambda done: self._forget(key_hash, done))
+        return await asyncio.shield(pending)
+
+    async def _fetch(self, api_key: str, key_hash: str) -> TenantContext:
         ctx = await self.bus.request(
             subjects.TENANTS_RESOLVE, ResolveKeyRequest(api_key=api_key), TenantContext
         )
-        self._cache[key_hash] = (now + self.ttl_s, ctx)
+        self._cache[key_hash] = (time.monotonic() + self.ttl_s, ctx)
         while len(self._cache) > self.max_entries:
             self._cache.popitem(last=False)
         return ctx
+
+    def _forget(self, key_hash: str, done: asyncio.Future[TenantContext]) -> None:
+        if self._pending.get(key_hash) is done:
+            del self._pending[key_hash]
+        if not done.cancelled():
+            done.exception()  # retrieved: every waiter may have gone

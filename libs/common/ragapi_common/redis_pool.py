@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from ragapi_common.errors import DependencyUnavailable
@@ -11,8 +11,14 @@ from ragapi_common.metrics import Metrics
 
 async def open_redis(url: str, *, max_connections: int, metrics: Metrics | None = None) -> Redis:
     """A pooled client, or DependencyUnavailable when Redis does not answer a ping."""
-    pool = ConnectionPool.from_url(
-        url, max_connections=max_connections, decode_responses=False, health_check_interval=30
+    # Blocking: a burst beyond ``max_connections`` waits for a free connection (up to
+    # ``timeout``) instead of failing at once with "Too many connections".
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=10,
+        decode_responses=False,
+        health_check_interval=30,
     )
     client = Redis.from_pool(pool)  # the client owns the pool: aclose() closes both
     try:
