@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 import traceback
@@ -60,6 +61,13 @@ class LoopGuard:
         self._saved = (loop.get_debug(), loop.slow_callback_duration, self._logger.level)
         self._run = asyncio.events.Handle._run
         self._extract = traceback.StackSummary.__dict__["_extract_from_extended_frame_gen"]
+        self._gc_started = 0.0
+
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._gc_started = time.thread_time()
+        else:
+            self.handler.uncounted_s += time.thread_time() - self._gc_started
 
     @contextlib.contextmanager
     def paused(self) -> Iterator[None]:
@@ -88,8 +96,9 @@ class LoopGuard:
             finally:
                 handler.uncounted_s += time.thread_time() - started
 
-        asyncio.events.Handle._run = timed_run  # type: ignore[method-assign]
-        traceback.StackSummary._extract_from_extended_frame_gen = classmethod(timed_extract)  # type: ignore[attr-defined,assignment]
+        asyncio.events.Handle._run = timed_run  # type: ignore[method-assign,assignment]
+        traceback.StackSummary._extract_from_extended_frame_gen = classmethod(timed_extract)  # type: ignore[attr-defined]
+        gc.callbacks.append(self._on_gc)
         self.loop.set_debug(True)
         self.loop.slow_callback_duration = SLOW_CALLBACK_S
         self._logger.setLevel(logging.WARNING)
@@ -102,5 +111,6 @@ class LoopGuard:
         self._logger.setLevel(level)
         self.loop.slow_callback_duration = slow
         self.loop.set_debug(debug)
+        gc.callbacks.remove(self._on_gc)
         asyncio.events.Handle._run = self._run  # type: ignore[method-assign]
         traceback.StackSummary._extract_from_extended_frame_gen = self._extract  # type: ignore[attr-defined]

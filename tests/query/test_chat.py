@@ -77,7 +77,9 @@ async def test_openai_client_streams_an_answer_ending_with_sources(
     assert (chunks[0].model_extra or {})["references"][0]["doc_id"] == ids["lighthouse.txt"]
     assert chunks[-1].choices[0].finish_reason == "stop"
     assert "Brightwater Lighthouse" in text
-    assert text.endswith(f"Sources:\n[1] lighthouse.txt ({ids['lighthouse.txt']})")
+    footer = text[text.index("\n\nSources:\n") :]
+    assert footer.startswith(f"\n\nSources:\n[1] lighthouse.txt ({ids['lighthouse.txt']})")
+    assert all(line.startswith("[") for line in footer.split("\n")[3:]), "the footer ends it"
 
 
 async def test_openai_client_sees_contract_errors(

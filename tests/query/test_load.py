@@ -24,7 +24,8 @@ async def test_100_concurrent_queries_all_answer(
         )
     )
 
-    assert [r.status_code for r in responses] == [200] * 100
+    failures = [r.text for r in responses if r.status_code != 200]
+    assert not failures, failures[:3]
     assert all(r.json()["references"][0]["doc_id"] == ids["lighthouse.txt"] for r in responses)
     assert query_stack.fake.max_in_flight > 1, "queries ran concurrently"
 
