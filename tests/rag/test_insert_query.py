@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
 from ragapi_common.errors import RagapiError
-from ragapi_common.rag.api import Question, Turn
+from ragapi_common.rag.api import QueryMode, Question, Turn
 from ragapi_common.rag.registry import Registry
 from tests.rag.conftest import TenantFor
 from tests.rag.corpus import FALCON, ORCHARD, ZORBLAX
 from tests.support.fake_provider import CHAT, FakeProvider
 
-MODES = ["naive", "local", "global", "hybrid", "mix"]
+MODES: list[QueryMode] = ["naive", "local", "global", "hybrid", "mix"]
 
 
 async def stored_chunks(tenant: Any) -> list[str]:
@@ -51,7 +52,7 @@ async def test_insert_makes_graph_nodes_and_every_mode_retrieves_the_document(
 
 @pytest.mark.parametrize("mode", MODES)
 async def test_answer_cites_the_document_that_reached_the_llm(
-    registry: Registry, tenant_for: TenantFor, fake: FakeProvider, mode: str
+    registry: Registry, tenant_for: TenantFor, fake: FakeProvider, mode: QueryMode
 ) -> None:
     tenant = await registry.get(tenant_for())
     await tenant.insert_text("doc-f", "falcon.txt", FALCON)
@@ -157,3 +158,18 @@ async def test_two_documents_may_share_a_name(registry: Registry, tenant_for: Te
     assert found.references[0] == found.references[0].__class__(
         doc_id="doc-b", name="notes.txt", excerpt=found.references[0].excerpt
     )
+
+
+async def test_concurrent_inserts_of_one_tenant_are_serialized(
+    registry: Registry, tenant_for: TenantFor
+) -> None:
+    tenant = await registry.get(tenant_for())
+    reports = await asyncio.gather(
+        tenant.insert_text("doc-z", "zorblax.txt", ZORBLAX),
+        tenant.insert_text("doc-f", "falcon.txt", FALCON),
+        tenant.insert_text("doc-o", "orchard.txt", ORCHARD),
+        tenant.insert_text("doc-z", "zorblax.txt", ZORBLAX),  # a redelivery racing the first
+    )
+    assert [report.chunks for report in reports] == [1, 1, 1, 1]
+    assert reports[0] == reports[3]
+    assert await stored_chunks(tenant) == ["doc-f-chunk-000", "doc-o-chunk-000", "doc-z-chunk-000"]

@@ -44,7 +44,7 @@ def _param(tenant: LightRagTenant, question: Question, **flags: Any) -> QueryPar
 async def _run(tenant: LightRagTenant, question: Question, param: QueryParam) -> Any:
     """LightRAG's query dispatch (as in ``aquery_data``), exceptions left alone."""
     rag = tenant.rag
-    config = rag._build_global_config()
+    config = tenant.query_config()
     if param.mode == "naive":
         result = await naive_query(
             question.query, rag.chunks_vdb, param, config,

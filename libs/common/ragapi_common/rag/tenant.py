@@ -41,11 +41,21 @@ class LightRagTenant:
         self.rag = rag
         self.capabilities = capabilities
         self._describer = describer
+        self._query_config: dict[str, Any] | None = None
         self.last_used = time.monotonic()
         self._writer = asyncio.Lock()
         self._active = 0
         self._idle = asyncio.Event()
         self._idle.set()
+
+    def query_config(self) -> dict[str, Any]:
+        """LightRAG's ``global_config``, built once: building deep-copies every field.
+
+        The queries only read it, and a config change builds a new instance.
+        """
+        if self._query_config is None:
+            self._query_config = self.rag._build_global_config()
+        return self._query_config
 
     @property
     def active(self) -> int:
