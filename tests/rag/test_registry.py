@@ -132,3 +132,24 @@ async def test_drop_deletes_every_file_of_the_tenant(
     fresh = await registry.get(context)
     found = await fresh.retrieve(Question("Tangerine Orchard cider", mode="naive"))
     assert found.references == []
+
+
+def _queue_tasks() -> int:
+    """LightRAG's model-queue workers (one task per slot per role) alive now."""
+    return sum(
+        "priority_limit_async_func_call" in getattr(task.get_coro(), "__qualname__", "")
+        for task in asyncio.all_tasks()
+    )
+
+
+async def test_eviction_stops_the_instance_model_queues(
+    registry: Registry, tenant_for: TenantFor
+) -> None:
+    before = _queue_tasks()
+    context = tenant_for()
+    tenant = await registry.get(context)
+    await tenant.insert_text("doc-z", "zorblax.txt", ZORBLAX)
+    await tenant.answer(Question("Who founded Zorblax Industries?", mode="mix"))
+    assert _queue_tasks() > before
+    await registry.evict(context.tenant_id)
+    assert _queue_tasks() == before

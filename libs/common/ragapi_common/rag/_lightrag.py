@@ -16,9 +16,6 @@ import os
 # passed per query); without this LightRAG warns on every query of the others.
 _PROCESS_ENV = {
     "RERANK_BY_DEFAULT": "false",
-    # LightRAG's own per-instance LLM queue: generous, since LlmClient bounds
-    # concurrency per tenant and shares it across replicas through Redis.
-    "MAX_ASYNC": "64",
     "EMBEDDING_FUNC_MAX_ASYNC": "4",
 }
 for _name, _value in _PROCESS_ENV.items():

@@ -82,6 +82,9 @@ def _lightrag_kwargs(
             if rerank and models.reranker is not None
             else None
         ),
+        # LightRAG queues each LLM role separately, one worker task per slot: the
+        # tenant's own bound (LlmClient enforces it across replicas) is generous.
+        "llm_model_max_async": effective.llm_limits.max_concurrency,
         "enable_llm_cache": True,
         "enable_llm_cache_for_entity_extract": True,
         "cosine_better_than_threshold": COSINE_THRESHOLD,

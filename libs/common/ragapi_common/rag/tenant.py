@@ -16,6 +16,8 @@ from ._lightrag import DocStatus, LightRAG
 from .api import Answer, Graph, IndexReport, Question, Retrieval, StreamedAnswer
 from .sources import source_of
 
+QUEUE_SHUTDOWN_S = 5.0
+
 
 @dataclass(frozen=True)
 class Capabilities:
@@ -182,10 +184,11 @@ class LightRagTenant:
 
     # --- lifecycle -----------------------------------------------------------------------
     async def close(self) -> None:
-        """Wait for in-flight work, then flush and close the storages."""
+        """Wait for in-flight work, flush and close the storages, stop the model queues."""
         async with self._writer:
             await self._idle.wait()
             await self.rag.finalize_storages()
+            await _stop_queues(self.rag)
 
     async def drop(self) -> None:
         """Delete every stored record of the tenant (storages' own ``drop``)."""
@@ -194,6 +197,22 @@ class LightRagTenant:
             for storage in _storages(self.rag):
                 await storage.drop()
             await self.rag.finalize_storages()
+            await _stop_queues(self.rag)
+
+
+async def _stop_queues(rag: LightRAG) -> None:
+    """Stop the worker tasks of LightRAG's per-instance model queues.
+
+    Each wrapped model function (one per LLM role, embedding, rerank) runs its
+    own workers that ``finalize_storages`` leaves running: without this an
+    evicted instance would keep hundreds of idle tasks polling forever.
+    """
+    wrapped = [state.wrapped for state in rag._role_llm_states.values()]
+    wrapped += [getattr(rag.embedding_func, "func", None), rag.rerank_model_func]
+    for function in wrapped:
+        shutdown = getattr(function, "shutdown", None)
+        if callable(shutdown):
+            await shutdown(graceful=True, timeout=QUEUE_SHUTDOWN_S)
 
 
 def _storages(rag: LightRAG) -> list[Any]:
