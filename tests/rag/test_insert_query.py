@@ -173,3 +173,25 @@ async def test_concurrent_inserts_of_one_tenant_are_serialized(
     assert [report.chunks for report in reports] == [1, 1, 1, 1]
     assert reports[0] == reports[3]
     assert await stored_chunks(tenant) == ["doc-f-chunk-000", "doc-o-chunk-000", "doc-z-chunk-000"]
+
+
+async def test_a_document_left_processing_by_a_dead_process_is_redone(
+    registry: Registry, tenant_for: TenantFor
+) -> None:
+    """A restart finds the document PROCESSING with part of its chunks written."""
+    context = tenant_for()
+    tenant = await registry.get(context)
+    await tenant.insert_text("doc-z", "zorblax.txt", ZORBLAX * 40)
+    expected = await stored_chunks(tenant)
+    status = await tenant.rag.doc_status.get_by_id("doc-z")
+    assert status is not None
+    await tenant.rag.doc_status.upsert({"doc-z": {**status, "status": "processing"}})
+    await tenant.rag.chunks_vdb.delete(expected[1:])  # the rest never got written
+    await registry.evict(context.tenant_id)  # flushes, and forgets the memory: a restart
+
+    restarted = await registry.get(context)
+    report = await restarted.insert_text("doc-z", "zorblax.txt", ZORBLAX * 40)
+    assert report.chunks == len(expected)
+    assert await stored_chunks(restarted) == expected
+    found = await restarted.retrieve(Question("Who founded Zorblax Industries?", mode="mix"))
+    assert [ref.doc_id for ref in found.references] == ["doc-z"]
