@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+from ragapi_common.errors import DependencyUnavailable
 from ragapi_common.rag.api import Question
 from ragapi_common.rag.registry import Registry
 from tests.rag.conftest import TenantFor
@@ -97,3 +100,16 @@ async def test_cancelling_the_consumer_stops_the_llm_generation(
             break
         await asyncio.sleep(0.02)
     assert fake.disconnects == 1
+
+
+async def test_a_failing_llm_surfaces_as_the_clients_error(
+    registry: Registry, tenant_for: TenantFor, fake: FakeProvider
+) -> None:
+    """Not LightRAG's canned "no answer": the query service must answer 503, not 200."""
+    tenant = await registry.get(tenant_for())
+    await tenant.insert_text("doc-f", "falcon.txt", FALCON)
+    fake.configure(fail_forever=True, paths=(CHAT,), fail_statuses=(503,))
+    with pytest.raises(DependencyUnavailable):
+        await tenant.answer(Question("Who is the captain of the steamer?", mode="naive"))
+    with pytest.raises(DependencyUnavailable):
+        await tenant.retrieve(Question("Who is the captain of the steamer?", mode="local"))
