@@ -91,7 +91,10 @@ def _extractive(chunks: list[dict[str, Any]]) -> tuple[str, list[Reference]]:
     for chunk in chunks[:EXTRACTIVE_PASSAGES]:
         doc_id, _ = split_source(chunk.get("file_path", ""), chunk.get("chunk_id") or "")
         parts.append(f"{str(chunk.get('content', '')).strip()} [{numbers[doc_id]}]")
-    used = {split_source(c.get("file_path", ""), c.get("chunk_id") or "")[0] for c in chunks[:3]}
+    used = {
+        split_source(c.get("file_path", ""), c.get("chunk_id") or "")[0]
+        for c in chunks[:EXTRACTIVE_PASSAGES]
+    }
     return "\n\n".join(parts) or NO_CONTEXT, [ref for ref in cited if ref.doc_id in used]
 
 
