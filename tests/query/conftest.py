@@ -50,6 +50,19 @@ _warm_up()
 UNLIMITED = {"limits": {"queries_per_minute": 1_000_000}}
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """LightRAG's workers, cancelled when an instance is closed, can drop a ``queue.get()``
+    they had not started awaiting; that warning is LightRAG's shutdown, not a query's."""
+    here = os.path.dirname(__file__)
+    for item in items:
+        if str(item.path).startswith(here):
+            item.add_marker(
+                pytest.mark.filterwarnings(
+                    "ignore:coroutine 'Queue.get' was never awaited:RuntimeWarning"
+                )
+            )
+
+
 @pytest.fixture(autouse=True)
 async def loop_guard() -> AsyncIterator[LoopGuard | None]:
     """Asyncio debug mode; fail when any callback blocked the loop for > 100 ms."""
@@ -91,9 +104,11 @@ class QueryStack:
         response = await self.ingest.post("/v1/documents/text", json=body, headers=tenant.headers)
         assert response.status_code == 202, response.text
         task_id = response.json()["task_id"]
-        for _ in range(600):
-            task = (await self.ingest.get(f"/v1/tasks/{task_id}", headers=tenant.headers)).json()
-            if task["status"] in ("succeeded", "failed", "partial"):
+        task: dict[str, Any] = {}
+        for _ in range(1200):
+            answer = await self.ingest.get(f"/v1/tasks/{task_id}", headers=tenant.headers)
+            task = answer.json() if answer.status_code == 200 else {}
+            if task.get("status") in ("succeeded", "failed", "partial"):
                 break
             await asyncio.sleep(0.05)
         assert task["status"] == "succeeded", task
