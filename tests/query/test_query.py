@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
+import httpx
 import pytest
 
 from tests.conftest import TenantFactory
@@ -165,3 +169,26 @@ async def test_openapi_describes_every_endpoint(query_stack: QueryStack) -> None
     query = doc["paths"]["/v1/query"]["post"]
     assert {"200", "401", "422", "429", "503", "504"} <= set(query["responses"])
     assert "text/event-stream" in query["responses"]["200"]["content"]
+
+
+async def test_an_updated_tenant_loses_its_cached_instance(
+    query_stack: QueryStack, tenant_factory: TenantFactory, tenants_client: httpx.AsyncClient
+) -> None:
+    tenant = await tenant_factory(config=UNLIMITED)
+    await query_stack.add_documents(tenant, CORPUS)
+    assert (await query_stack.query(tenant, query=QUESTION, mode="naive")).status_code == 200
+    registry: Any = query_stack.rag
+    assert tenant.id in registry.loaded()
+
+    patched = await tenants_client.patch(
+        f"/v1/tenants/{tenant.id}", json={"config": {"query": {"top_k": 5}}}
+    )
+
+    assert patched.status_code == 200
+    for _ in range(100):
+        if tenant.id not in registry.loaded():
+            break
+        await asyncio.sleep(0.02)
+    assert tenant.id not in registry.loaded()
+    again = await query_stack.query(tenant, query=QUESTION, mode="naive")
+    assert again.json()["references"][0]["name"] == "lighthouse.txt"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from prometheus_client import Counter, Gauge
@@ -68,7 +69,9 @@ def create_app(
                 stack.push_async_callback(registry.close)
             auth = TenantAuth(bus, ttl_s=settings.auth_cache_ttl_s)
             await auth.start()
-            await bus.subscribe(subjects.EVENT_TENANT_ANY, TenantEvent, _evictor(registry))
+            evictor = Evictor(registry)
+            stack.push_async_callback(evictor.close)
+            await bus.subscribe(subjects.EVENT_TENANT_ANY, TenantEvent, evictor.on_event)
             admission = Admission(
                 per_tenant=settings.max_in_flight_per_tenant,
                 total=settings.max_in_flight,
@@ -105,14 +108,33 @@ def create_app(
     )
 
 
-def _evictor(registry: RagRegistry) -> Callable[[str, TenantEvent], Awaitable[None]]:
-    """Updated or deleted tenants lose their cached instance (rebuilt on next use)."""
+class Evictor:
+    """Updated or deleted tenants lose their cached instance (rebuilt on next use).
 
-    async def on_event(subject: str, event: TenantEvent) -> None:
+    Eviction waits for the instance's in-flight queries, so it runs in its own
+    task: the event subscription goes on with the next tenant's event at once.
+    """
+
+    def __init__(self, registry: RagRegistry) -> None:
+        self.registry = registry
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def on_event(self, subject: str, event: TenantEvent) -> None:
         if subject in _EVICTING:
-            await registry.evict(event.tenant_id)
+            task = asyncio.create_task(self._evict(event.tenant_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
-    return on_event
+    async def _evict(self, tenant_id: str) -> None:
+        try:
+            await self.registry.evict(tenant_id)
+        except Exception:
+            log.exception("evicting tenant %s failed", tenant_id)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 def _own_registry(settings: QuerySettings, metrics: Metrics) -> RagRegistry:
