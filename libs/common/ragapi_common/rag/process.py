@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import httpx
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from ragapi_common.metrics import Metrics
 from ragapi_common.models import Breakers, LlmClient, RemoteEmbedder, Reranker
@@ -27,8 +27,11 @@ class ProcessModels:
         self.http = httpx.AsyncClient(
             timeout=httpx.Timeout(3600.0, connect=10.0), limits=httpx.Limits(max_connections=512)
         )
-        self.redis: Redis = Redis.from_url(
-            settings.redis_url, max_connections=settings.redis_max_connections
+        # Blocking pool: a burst of LLM calls waits for a connection instead of failing.
+        self.redis: Redis = Redis(
+            connection_pool=BlockingConnectionPool.from_url(
+                settings.redis_url, max_connections=settings.redis_max_connections, timeout=10
+            )
         )
         self.limiter = RateLimiter(self.redis)
         self.breakers = Breakers()
