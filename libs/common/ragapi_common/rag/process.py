@@ -28,8 +28,8 @@ class ProcessModels:
             timeout=httpx.Timeout(3600.0, connect=10.0), limits=httpx.Limits(max_connections=512)
         )
         # Blocking pool: a burst of LLM calls waits for a connection instead of failing.
-        self.redis: Redis = Redis(
-            connection_pool=BlockingConnectionPool.from_url(
+        self.redis: Redis = Redis.from_pool(
+            BlockingConnectionPool.from_url(
                 settings.redis_url, max_connections=settings.redis_max_connections, timeout=10
             )
         )
