@@ -123,8 +123,9 @@ async def ingest(client: httpx.AsyncClient, headers: dict[str, str], docs: list[
         tasks.append(response.json()["task_id"])
     for task_id in tasks:
         while True:
-            task = (await client.get(f"/v1/tasks/{task_id}", headers=headers)).json()
-            if task["status"] in ("succeeded", "failed", "partial"):
+            answer = await client.get(f"/v1/tasks/{task_id}", headers=headers)
+            task = answer.json() if answer.status_code == 200 else {}
+            if task.get("status") in ("succeeded", "failed", "partial"):
                 if task["status"] != "succeeded":
                     raise RuntimeError(f"ingest task ended {task['status']}: {task}")
                 break
@@ -186,6 +187,8 @@ async def tenants_rss(
 ) -> float:
     """Load ``count`` tenants (one small document each, one query each); RSS in MB."""
     heads = [first] + [await create_tenant(client, f"bench-t{i}") for i in range(1, count)]
+    for head in heads[1:]:  # one key lookup at a time: the tenants service serves them serially
+        (await client.get("/v1/documents?limit=1", headers=head)).raise_for_status()
     await asyncio.gather(*(ingest(client, h, [1000 + i]) for i, h in enumerate(heads[1:])))
     for head in heads:
         response = await client.post(
@@ -233,11 +236,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 started = time.perf_counter()
                 await ingest(client, head, list(range(args.docs)))
                 ingest_s = time.perf_counter() - started
-                cells = [
-                    await load(client, head, mode, clients, args.duration, server, args.docs)
-                    for mode in args.modes
-                    for clients in args.clients
-                ]
+                print(f"ingested {args.docs} documents in {ingest_s:.0f} s", flush=True)
+                cells = []
+                for mode in args.modes:
+                    for clients in args.clients:
+                        cell = await load(
+                            client, head, mode, clients, args.duration, server, args.docs
+                        )
+                        print(json.dumps(asdict(cell)), flush=True)
+                        cells.append(cell)
                 rss = await tenants_rss(client, head, server, args.tenants)
     finally:
         if not args.keep:
