@@ -188,7 +188,13 @@ async def tenants_rss(
     """Load ``count`` tenants (one small document each, one query each); RSS in MB."""
     heads = [first] + [await create_tenant(client, f"bench-t{i}") for i in range(1, count)]
     for head in heads[1:]:  # one key lookup at a time: the tenants service serves them serially
-        (await client.get("/v1/documents?limit=1", headers=head)).raise_for_status()
+        for attempt in range(3):  # a keep-alive connection the server closed while idle
+            try:
+                (await client.get("/v1/documents?limit=1", headers=head)).raise_for_status()
+                break
+            except httpx.TransportError:
+                if attempt == 2:
+                    raise
     await asyncio.gather(*(ingest(client, h, [1000 + i]) for i, h in enumerate(heads[1:])))
     for head in heads:
         response = await client.post(
