@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -214,7 +215,16 @@ def _micro_handler(endpoint: Endpoint) -> Callable[[Request], Awaitable[None]]:
             return
         await request.respond(encode(answer))
 
-    return handle
+    pending: set[asyncio.Task[None]] = set()
+
+    async def dispatch(request: Request) -> None:
+        # nats-py runs one subscription's callbacks one after another; answer each request
+        # in its own task so one slow lookup does not queue every other caller behind it.
+        task = asyncio.create_task(handle(request))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    return dispatch
 
 
 def _remote_error(data: bytes) -> RagapiError:
