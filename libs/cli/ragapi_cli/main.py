@@ -92,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(env).parse_args(argv)
     handler: Handler = args.handler
     try:
+        # The console script's entry point starts the process's one event loop; no loop runs
+        # yet, so this is not a sync bridge (services and libs never call asyncio.run).
         return asyncio.run(handler(args))
     except _FAILURES as exc:
         print(f"ragapi: {exc}", file=sys.stderr, flush=True)
