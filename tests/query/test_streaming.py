@@ -80,7 +80,7 @@ async def test_a_failure_before_streaming_answers_json_and_mid_stream_an_error_e
     # The LLM fails outright: nothing was sent yet, so the answer is a plain JSON error.
     stack.fake.configure(chunk_delay_s=0.0, fail_forever=True, fail_statuses=(400,))
     failed = await stack.client.post("/v1/query", json=body, headers=tenant.headers)
-    assert failed.status_code >= 400
+    assert failed.status_code >= 400, failed.text
     assert failed.headers["content-type"].startswith("application/json")
     assert "code" in failed.json()["error"]
 

@@ -144,7 +144,10 @@ class QueryRunner:
                     refs, texts, llm = retrieval.references, _once(retrieval.context), False
                 else:
                     streamed = await instance.answer_stream(question)
-                    refs, texts, llm = streamed.references, streamed.deltas, streamed.llm
+                    refs, llm = streamed.references, streamed.llm
+                    # The first delta is awaited here, before any byte is sent, so a
+                    # provider that fails outright gets a JSON error, not a 200 stream.
+                    texts = await _primed(streamed.deltas)
         except BaseException as exc:
             slot.release()
             if isinstance(exc, RagapiError):
@@ -211,3 +214,42 @@ class GuardedTexts:
 
 async def _once(text: str) -> AsyncIterator[str]:
     yield text
+
+
+async def _primed(texts: AsyncIterator[str]) -> AsyncIterator[str]:
+    """``texts`` with its first item already fetched (errors raise here, not later)."""
+    try:
+        first = await anext(texts)
+    except StopAsyncIteration:
+        return _once("")
+    except BaseException:
+        await _close(texts)
+        raise
+    return _Prepended(first, texts)
+
+
+class _Prepended:
+    """``first`` then ``rest``; closing it closes ``rest`` even before iteration."""
+
+    def __init__(self, first: str, rest: AsyncIterator[str]) -> None:
+        self._first: str | None = first
+        self._rest = rest
+
+    def __aiter__(self) -> _Prepended:
+        return self
+
+    async def __anext__(self) -> str:
+        if self._first is not None:
+            first, self._first = self._first, None
+            return first
+        return await anext(self._rest)
+
+    async def aclose(self) -> None:
+        await _close(self._rest)
+
+
+async def _close(texts: AsyncIterator[str]) -> None:
+    aclose = getattr(texts, "aclose", None)
+    if aclose is not None:
+        with contextlib.suppress(Exception):
+            await aclose()
