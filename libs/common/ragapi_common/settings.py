@@ -40,6 +40,9 @@ class CommonSettings(BaseSettings):
     llm_model: str = ""
     llm_api_key: SecretStr = SecretStr("")
     llm_max_concurrency: int = 8
+    # 0 = no budget of ours: the provider's own 429s (Retry-After honoured) still apply.
+    llm_requests_per_minute: int = Field(default=0, ge=0)
+    llm_tokens_per_minute: int = Field(default=0, ge=0)
     llm_timeout_s: float = 120.0
     embedding_base_url: str = ""
     embedding_model: str = ""

@@ -66,8 +66,8 @@ def resolve(settings: CommonSettings, config: TenantConfig) -> Effective:
         llm=_endpoint(llm, s.llm_base_url, s.llm_model, s.llm_api_key.get_secret_value()),
         llm_limits=LlmLimits(
             max_concurrency=(llm and llm.max_concurrency) or s.llm_max_concurrency,
-            requests_per_minute=(llm and llm.requests_per_minute) or 600,
-            tokens_per_minute=(llm and llm.tokens_per_minute) or 2_000_000,
+            requests_per_minute=(llm and llm.requests_per_minute) or s.llm_requests_per_minute,
+            tokens_per_minute=(llm and llm.tokens_per_minute) or s.llm_tokens_per_minute,
             timeout_s=(llm and llm.timeout_s) or s.llm_timeout_s,
         ),
         embedding=_endpoint(

@@ -56,7 +56,7 @@ async def _run(tenant: LightRagTenant, question: Question, param: QueryParam) ->
             rag.relationships_vdb, rag.text_chunks, param, config,
             hashing_kv=rag.llm_response_cache, chunks_vdb=rag.chunks_vdb,
         )  # fmt: skip
-    await rag.llm_response_cache.index_done_callback()
+    tenant.cache_flush.changed()
     return result
 
 

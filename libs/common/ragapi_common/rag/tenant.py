@@ -14,9 +14,12 @@ from ragapi_common.errors import Conflict, RagapiError
 from . import answers, content
 from ._lightrag import DocStatus, LightRAG
 from .api import Answer, Graph, IndexReport, Question, Retrieval, StreamedAnswer
+from .debounce import DebouncedFlush
 from .sources import source_of
 
 QUEUE_SHUTDOWN_S = 5.0
+#: How long the LLM cache may stay unwritten after a query added to it.
+CACHE_FLUSH_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class LightRagTenant:
         self._active = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self.cache_flush = DebouncedFlush(rag.llm_response_cache.index_done_callback, CACHE_FLUSH_S)
 
     def query_config(self) -> dict[str, Any]:
         """LightRAG's ``global_config``, built once: building deep-copies every field.
@@ -187,6 +191,7 @@ class LightRagTenant:
         """Wait for in-flight work, flush and close the storages, stop the model queues."""
         async with self._writer:
             await self._idle.wait()
+            await self.cache_flush.close()
             await self.rag.finalize_storages()
             await _stop_queues(self.rag)
 
@@ -194,6 +199,7 @@ class LightRagTenant:
         """Delete every stored record of the tenant (storages' own ``drop``)."""
         async with self._writer:
             await self._idle.wait()
+            await self.cache_flush.close(flush=False)
             for storage in _storages(self.rag):
                 await storage.drop()
             await self.rag.finalize_storages()
