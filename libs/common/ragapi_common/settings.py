@@ -27,6 +27,10 @@ class CommonSettings(BaseSettings):
     data_dir: Path = Path("data")
     storage_profile: Literal["local", "postgres"] = "local"
     postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    # One asyncpg pool per process, shared by every tenant's storages.
+    postgres_max_connections: int = Field(default=20, gt=0)
+    # The postgres profile's per-tenant write lock in Redis: freed this long after a crash.
+    index_lock_ttl_s: float = Field(default=30.0, gt=0)
     log_level: str = "INFO"
     log_json: bool = True
     # The revocation promise is "within 1 s"; cached tenant lookups never outlive this.

@@ -39,6 +39,13 @@ STORAGES: dict[str, dict[str, str]] = {
         "graph_storage": "NetworkXStorage",
         "doc_status_storage": "JsonDocStatusStorage",
     },
+    # The graph on plain tables (no Apache AGE); vectors need pgvector.
+    "postgres": {
+        "kv_storage": "PGKVStorage",
+        "vector_storage": "PGVectorStorage",
+        "graph_storage": "PGTableGraphStorage",
+        "doc_status_storage": "PGDocStatusStorage",
+    },
 }
 
 __all__ = [

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from redis.asyncio import Redis
 
 from ragapi_common.errors import RagapiError
 from ragapi_common.models import Embedder, LlmClient, Reranker
 from ragapi_common.settings import CommonSettings
 from ragapi_common.tenancy import Effective
 
-from . import content, functions
+from . import content, functions, locks
 from ._lightrag import STORAGES, LightRAG
 from .marker import ensure_embedder
 from .tenant import Capabilities, LightRagTenant
@@ -41,6 +44,8 @@ class Models:
     llm: LlmClient
     embedder_for: EmbedderFor
     reranker: Reranker | None = None
+    #: The ``postgres`` profile's per-tenant index locks live here.
+    redis: Redis | None = None
 
 
 def _describer(models: Models, tenant_id: str, effective: Effective) -> content.Describer | None:
@@ -102,15 +107,67 @@ async def build_tenant(
     if settings.storage_profile not in STORAGES:
         raise RagapiError(f"storage profile {settings.storage_profile!r} is not available")
     embedder = models.embedder_for(tenant_id, effective)
-    await ensure_embedder(settings.tenants_dir / tenant_id, embedder.id, embedder.dim)
     kwargs = _lightrag_kwargs(settings, tenant_id, effective, models, embedder, tokenizer)
-    # The constructor creates directories and reaps temp files: file I/O, off the loop.
-    rag = await asyncio.to_thread(lambda: LightRAG(**kwargs))
-    await rag.initialize_storages()
+    index_lock = locks.in_process()
+    if settings.storage_profile == "postgres":
+        index_lock = _redis_lock(settings, models, tenant_id)
+        rag = await _open_postgres(settings, tenant_id, embedder, kwargs)
+    else:
+        await ensure_embedder(settings.tenants_dir / tenant_id, embedder.id, embedder.dim)
+        rag = await _open(kwargs)
     capabilities = Capabilities(
         llm=effective.llm.configured,
         rerank=kwargs["rerank_model_func"] is not None,
         default_mode=effective.query_mode,
         default_top_k=effective.top_k,
     )
-    return LightRagTenant(tenant_id, rag, capabilities, _describer(models, tenant_id, effective))
+    describer = _describer(models, tenant_id, effective)
+    return LightRagTenant(tenant_id, rag, capabilities, describer, index_lock=index_lock)
+
+
+async def _open(kwargs: dict[str, Any]) -> LightRAG:
+    # The constructor creates directories and reaps temp files: file I/O, off the loop.
+    rag = await asyncio.to_thread(lambda: LightRAG(**kwargs))
+    try:
+        await rag.initialize_storages()
+    except BaseException:
+        # Give back what the storages that did start took (the shared PG pool's references).
+        with contextlib.suppress(Exception):
+            await rag.finalize_storages()
+        raise
+    return rag
+
+
+async def _open_postgres(
+    settings: CommonSettings, tenant_id: str, embedder: Embedder, kwargs: dict[str, Any]
+) -> LightRAG:
+    from . import postgres  # asyncpg and LightRAG's PG module: only where the profile runs
+
+    postgres.configure(settings.postgres_dsn, settings.postgres_max_connections)
+    kwargs["embedding_func"] = postgres.table_safe(kwargs["embedding_func"])
+    async with postgres.pool_reference() as db:
+        await postgres.ensure_embedder(db, tenant_id, embedder.id, embedder.dim)
+        return await _open(kwargs)
+
+
+def _redis_lock(settings: CommonSettings, models: Models, tenant_id: str) -> locks.IndexLock:
+    if models.redis is None:
+        raise RagapiError("the postgres storage profile needs Redis for its index locks")
+    return locks.RedisIndexLock(models.redis, tenant_id, ttl_s=settings.index_lock_ttl_s)
+
+
+async def drop_stored(settings: CommonSettings, models: Models, tenant_id: str) -> None:
+    """Delete what the profile keeps of a tenant outside its loaded instance.
+
+    ``postgres``: the tenant's rows in every LightRAG table (every embedder's
+    vector tables) and its embedder record, under its index lock, whether or
+    not this process has the tenant loaded. ``local``: nothing (the caller
+    removes the tenant's directory).
+    """
+    if settings.storage_profile != "postgres":
+        return
+    from . import postgres
+
+    postgres.configure(settings.postgres_dsn, settings.postgres_max_connections)
+    async with _redis_lock(settings, models, tenant_id)():
+        await postgres.drop_workspace(tenant_id)

@@ -42,6 +42,7 @@ class ProcessModels:
             llm=LlmClient(self.http, self.limiter, breakers=self.breakers, metrics=metrics),
             embedder_for=embedders(self.local, self._remote_embedder),
             reranker=Reranker(self.http, self.limiter, breakers=self.breakers, metrics=metrics),
+            redis=self.redis,
         )
 
     def _remote_embedder(self, tenant_id: str, effective: Effective) -> RemoteEmbedder:

@@ -18,7 +18,7 @@ from ragapi_common.metrics import Metrics
 from ragapi_common.settings import CommonSettings
 from ragapi_common.tenancy import resolve
 
-from .build import Models, build_tenant
+from .build import Models, build_tenant, drop_stored
 from .tenant import LightRagTenant
 from .tokenizer import CachedTokenizer, OfflineTokenizer
 from .workspace import reset_workspace_state
@@ -129,6 +129,7 @@ class Registry:
             entry = self._entries.pop(tenant_id, None)
             if entry is not None:
                 await entry.tenant.drop()
+            await drop_stored(self._settings, self._models, tenant_id)
             reset_workspace_state(tenant_id)
             directory = self._settings.tenants_dir / tenant_id
             if await aiofiles.os.path.isdir(directory):

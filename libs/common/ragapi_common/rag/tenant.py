@@ -15,6 +15,7 @@ from . import answers, content
 from ._lightrag import DocStatus, LightRAG
 from .api import Answer, Graph, IndexReport, Question, Retrieval, StreamedAnswer
 from .debounce import DebouncedFlush
+from .locks import IndexLock, in_process
 from .sources import source_of
 
 QUEUE_SHUTDOWN_S = 5.0
@@ -41,6 +42,8 @@ class LightRagTenant:
         rag: LightRAG,
         capabilities: Capabilities,
         describer: content.Describer | None = None,
+        *,
+        index_lock: IndexLock | None = None,
     ) -> None:
         self.tenant_id = tenant_id
         self.rag = rag
@@ -48,7 +51,10 @@ class LightRagTenant:
         self._describer = describer
         self._query_config: dict[str, Any] | None = None
         self.last_used = time.monotonic()
+        # One writer per tenant: the instance's lock in-process, ``index_lock`` across
+        # replicas (postgres profile). Eviction (close) takes only the first.
         self._writer = asyncio.Lock()
+        self._index_lock = index_lock or in_process()
         self._active = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -97,7 +103,7 @@ class LightRagTenant:
     async def _insert(self, doc_id: str, name: str, text: str, process_options: str) -> IndexReport:
         if not self.capabilities.llm:
             process_options += "!"  # chunk and embed only: no graph extraction
-        async with self._in_use(), self._writer:
+        async with self._in_use(), self._writer, self._index_lock():
             report = await self._already_indexed(doc_id, text)
             if report is not None:
                 return report
@@ -141,7 +147,7 @@ class LightRagTenant:
         )
 
     async def delete(self, doc_id: str) -> None:
-        async with self._in_use(), self._writer:
+        async with self._in_use(), self._writer, self._index_lock():
             await self._delete_document(doc_id)
 
     async def _delete_document(self, doc_id: str) -> None:
@@ -197,11 +203,13 @@ class LightRagTenant:
 
     async def drop(self) -> None:
         """Delete every stored record of the tenant (storages' own ``drop``)."""
-        async with self._writer:
+        async with self._writer, self._index_lock():
             await self._idle.wait()
             await self.cache_flush.close(flush=False)
             for storage in _storages(self.rag):
-                await storage.drop()
+                result = await storage.drop()
+                if isinstance(result, dict) and result.get("status") == "error":
+                    raise RagapiError(f"dropping {storage.namespace} failed: {result}")
             await self.rag.finalize_storages()
             await _stop_queues(self.rag)
 
