@@ -132,6 +132,50 @@ async def ingest(client: httpx.AsyncClient, headers: dict[str, str], docs: list[
             await asyncio.sleep(0.5)
 
 
+def python_cpu(server: psutil.Process) -> float:
+    """User + system seconds of ``server`` and its Python descendants."""
+    total = 0.0
+    for proc in [server, *server.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            if proc is server or "python" in proc.name():
+                total += sum(proc.cpu_times()[:2])
+    return total
+
+
+async def measured_ingest(
+    client: httpx.AsyncClient, headers: dict[str, str], server: psutil.Process, docs: int
+) -> dict[str, float]:
+    """Ingest the corpus; seconds, docs/s, CPU-s per document and RSS of ``ragapi up``.
+
+    CPU counts the process and its Python children (the OCR pool), not NATS or Redis.
+    """
+    cpu_before, calls_before = python_cpu(server), await model_calls(client)
+    started = time.perf_counter()
+    await ingest(client, headers, list(range(docs)))
+    seconds = time.perf_counter() - started
+    cpu = python_cpu(server) - cpu_before
+    calls = {k: v - calls_before.get(k, 0.0) for k, v in (await model_calls(client)).items()}
+    return {
+        "seconds": round(seconds, 1),
+        "docs_per_s": round(docs / seconds, 2),
+        "cpu_s_per_doc": round(cpu / docs, 3),
+        "rss_mb": round(server.memory_info().rss / 2**20, 1),
+        **{f"{kind}_calls_per_doc": round(n / docs, 2) for kind, n in sorted(calls.items())},
+    }
+
+
+async def model_calls(client: httpx.AsyncClient) -> dict[str, float]:
+    """``ragapi_model_calls_total`` by kind (all outcomes), from the gateway's /metrics."""
+    text = (await client.get("/metrics")).text
+    calls: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("ragapi_model_calls_total{"):
+            labels, value = line.rsplit(" ", 1)
+            kind = labels.split('kind="', 1)[1].split('"', 1)[0]
+            calls[kind] = calls.get(kind, 0.0) + float(value)
+    return calls
+
+
 async def load(
     client: httpx.AsyncClient,
     headers: dict[str, str],
@@ -239,26 +283,27 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
             async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
                 head = await create_tenant(client, "bench")
-                started = time.perf_counter()
-                await ingest(client, head, list(range(args.docs)))
-                ingest_s = time.perf_counter() - started
-                print(f"ingested {args.docs} documents in {ingest_s:.0f} s", flush=True)
+                ingested = await measured_ingest(client, head, server, args.docs)
+                print(json.dumps({"ingest": ingested}), flush=True)
                 cells = []
-                for mode in args.modes:
+                for mode in [] if args.ingest_only else args.modes:
                     for clients in args.clients:
                         cell = await load(
                             client, head, mode, clients, args.duration, server, args.docs
                         )
                         print(json.dumps(asdict(cell)), flush=True)
                         cells.append(cell)
-                rss = await tenants_rss(client, head, server, args.tenants)
+                rss = 0.0
+                if not args.ingest_only:
+                    rss = await tenants_rss(client, head, server, args.tenants)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     return {
         "llm_latency_s": args.latency,
         "documents": args.docs,
-        "ingest_s": round(ingest_s, 1),
+        "ingest_s": ingested["seconds"],
+        "ingest": ingested,
         "cells": [asdict(cell) for cell in cells],
         "rss_mb_with_tenants": round(rss, 1),
         "tenants": args.tenants,
@@ -276,6 +321,7 @@ def main() -> None:
         "--clients", type=lambda s: [int(c) for c in s.split(",")], default=[32, 128]
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    parser.add_argument("--ingest-only", action="store_true", help="stop after the corpus is in")
     result = asyncio.run(run(parser.parse_args()))
     print(json.dumps(result, indent=2))
     for cell in result["cells"]:
