@@ -1,21 +1,28 @@
-"""OCR content lists: tables, equations and images become searchable text and graph nodes."""
+"""OCR content lists through LightRAG's native parser and multimodal analysis.
+
+Tables and equations are analysed by the tenant's LLM, images by its VLM (the
+fake provider answers LightRAG's three analysis prompts); the analysed items
+become chunks and graph nodes, cited with our doc_id and the upload's name.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ragapi_common.rag.api import Question
-from ragapi_common.rag.content import render
+from ragapi_common.rag.content import to_markdown
+from ragapi_common.rag.multimodal import file_name, input_dir, track_id
 from ragapi_common.rag.registry import Registry
+from ragapi_common.rag.tenant import LightRagTenant
 from tests.rag.conftest import TenantFor
-from tests.support.fake_answers import IMAGE_MARKER
-from tests.support.fake_provider import CHAT, FakeProvider
+from tests.support.fake_answers import EQUATION_MARKER, IMAGE_MARKER, TABLE_MARKER
+from tests.support.fake_provider import FakeProvider
+from tests.support.images import png
 
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
-    "0000000d4944415478da63f8cfc0f01f0005000201e5273ea80000000049454e44ae426082"
-)
+IMAGE_PATH = "pages/1/img-0.png"
+PNG = png(96, 80)
 ITEMS: list[dict[str, Any]] = [
+    {"type": "text", "text": "Brightwater Mills", "text_level": 1, "page_idx": 0},
     {"type": "text", "text": "Quarterly report of Brightwater Mills.", "page_idx": 0},
     {
         "type": "table",
@@ -26,59 +33,139 @@ ITEMS: list[dict[str, Any]] = [
     {"type": "equation", "latex": r"Y_{t} = \alpha K_{t} + \beta L_{t}", "page_idx": 1},
     {
         "type": "image",
-        "img_path": "pages/1/img-0.png",
+        "img_path": IMAGE_PATH,
         "image_caption": ["Figure 2: the Brightwater Mills waterwheel"],
         "page_idx": 1,
     },
 ]
+ASSETS = {IMAGE_PATH: PNG}
 
 
-def test_items_render_as_labelled_blocks() -> None:
-    text = render(ITEMS)
-    assert "[Table (page 1)] Table 1: Brightwater Mills output by year" in text
-    assert "| 2023 | 1875 |" in text
-    assert "[Equation (page 2)]" in text
-    assert r"$$\nY_{t} = \alpha K_{t} + \beta L_{t}\n$$".replace(r"\n", "\n") in text
-    assert "[Image (page 2)] Figure 2: the Brightwater Mills waterwheel" in text
+def _vlm(fake: FakeProvider) -> dict[str, str]:
+    return {"base_url": fake.base_url, "model": "fake-vlm"}
 
 
-async def test_tables_and_equations_are_retrieved_and_become_graph_nodes(
-    registry: Registry, tenant_for: TenantFor
+def test_items_become_markdown_with_bundled_images() -> None:
+    doc = to_markdown(ITEMS, ASSETS)
+    assert doc.text.startswith("# Brightwater Mills\n\nQuarterly report")
+    assert (
+        "Table 1: Brightwater Mills output by year\n\n<table><thead><tr><th>Year</th>"
+        "<th>Tonnes of flour</th></tr></thead><tbody><tr><td>2022</td>"
+    ) in doc.text
+    assert "$$\nY_{t} = \\alpha K_{t} + \\beta L_{t}\n$$" in doc.text
+    assert "![Figure 2: the Brightwater Mills waterwheel](images/img-0000.png)" in doc.text
+    assert doc.images == {"images/img-0000.png": ASSETS[IMAGE_PATH]}
+    # An image whose bytes are missing keeps its caption as text.
+    assert "![" not in to_markdown(ITEMS, {}).text
+
+
+async def test_items_are_analysed_and_become_graph_nodes(
+    registry: Registry, tenant_for: TenantFor, fake: FakeProvider
+) -> None:
+    tenant = await registry.get(tenant_for(vlm=_vlm(fake)))
+    report = await tenant.insert_content("doc-m", "mills.pdf", ITEMS, ASSETS)
+    assert report.warnings == ()
+    counts = {kind: len(fake.analysis_requests(kind)) for kind in ("table", "equation", "image")}
+    assert counts == {"table": 1, "equation": 1, "image": 1}
+    [vision] = fake.analysis_requests("image")
+    assert vision["json"]["model"] == "fake-vlm"
+    parts = vision["json"]["messages"][-1]["content"]
+    assert parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
+
+    nodes = (await tenant.graph(None, 2, 200)).nodes
+    types = {n["properties"].get("entity_type") for n in nodes}
+    assert {"table", "equation", "drawing"} <= types
+    assert "Brightwater Mills" in {n["id"] for n in nodes}
+
+    for query, marker in (
+        ("Tonnes of flour output by year", TABLE_MARKER),
+        ("alpha K beta L equation", EQUATION_MARKER),
+        ("Brightwater Mills waterwheel figure", IMAGE_MARKER),
+    ):
+        found = await tenant.retrieve(Question(query, mode="naive"))
+        assert marker in found.context, query
+        assert (found.references[0].doc_id, found.references[0].name) == ("doc-m", "mills.pdf")
+    answer = await tenant.answer(Question("What did Brightwater Mills produce in 2023?"))
+    assert {(r.doc_id, r.name) for r in answer.references} == {("doc-m", "mills.pdf")}
+
+
+async def test_without_llm_content_is_chunked_and_embedded_only(
+    registry: Registry, tenant_for: TenantFor, fake: FakeProvider
+) -> None:
+    tenant = await registry.get(tenant_for(llm=False, vlm=_vlm(fake)))
+    report = await tenant.insert_content("doc-m", "mills.pdf", ITEMS, ASSETS)
+    assert (report.entities, report.llm, report.warnings) == (0, False, ())
+    assert report.chunks >= 1
+    found = await tenant.retrieve(Question("Brightwater Mills waterwheel", mode="naive"))
+    assert "Figure 2: the Brightwater Mills waterwheel" in found.context
+    assert "<th>Tonnes of flour</th>" in found.context
+    assert (found.references[0].doc_id, found.references[0].name) == ("doc-m", "mills.pdf")
+    assert fake.requests == []
+
+
+async def test_without_vlm_images_are_not_analysed(
+    registry: Registry, tenant_for: TenantFor, fake: FakeProvider
 ) -> None:
     tenant = await registry.get(tenant_for())
-    report = await tenant.insert_content("doc-m", "mills.pdf", ITEMS, {})
-    assert report.chunks >= 1
-    assert report.entities >= 1
-
-    table = await tenant.retrieve(Question("Tonnes of flour in 2023", mode="mix"))
-    assert table.references[0].doc_id == "doc-m"
-    assert "| 2023 | 1875 |" in table.context
-    equation = await tenant.retrieve(Question(r"alpha K_{t} + beta L_{t}", mode="naive"))
-    assert r"\alpha K_{t}" in equation.context
-    assert "Brightwater Mills" in {n["id"] for n in (await tenant.graph(None, 2, 100)).nodes}
-
-
-async def test_images_are_described_by_the_tenant_vlm(
-    registry: Registry, tenant_for: TenantFor, fake: FakeProvider
-) -> None:
-    vlm = {"base_url": fake.base_url, "model": "fake-vlm"}
-    tenant = await registry.get(tenant_for(vlm=vlm))
-    await tenant.insert_content("doc-m", "mills.pdf", ITEMS, {"pages/1/img-0.png": PNG})
-    [vision] = [
-        r for r in fake.requests_to(CHAT) if r["json"]["model"] == "fake-vlm"
-    ]  # one image, one VLM call
-    parts = vision["json"]["messages"][0]["content"]
-    assert parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
+    await tenant.insert_content("doc-m", "mills.pdf", ITEMS, ASSETS)
+    assert [len(fake.analysis_requests(k)) for k in ("table", "equation", "image")] == [1, 1, 0]
     found = await tenant.retrieve(Question("Brightwater Mills waterwheel figure", mode="naive"))
-    assert IMAGE_MARKER in found.context
+    assert "Figure 2: the Brightwater Mills waterwheel" in found.context
+    assert IMAGE_MARKER not in found.context
 
 
-async def test_without_llm_or_vlm_content_is_still_searchable(
+async def test_a_malformed_analysis_answer_falls_back_to_no_analysis(
     registry: Registry, tenant_for: TenantFor, fake: FakeProvider
 ) -> None:
-    tenant = await registry.get(tenant_for(llm=False))
-    report = await tenant.insert_content("doc-m", "mills.pdf", ITEMS, {"pages/1/img-0.png": PNG})
-    assert (report.entities, report.llm) == (0, False)
-    found = await tenant.retrieve(Question("waterwheel", mode="naive"))
-    assert "Figure 2: the Brightwater Mills waterwheel" in found.context
-    assert fake.requests == []
+    fake.configure(malformed_analysis=("table",))
+    tenant = await registry.get(tenant_for(vlm=_vlm(fake)))
+    report = await tenant.insert_content("doc-m", "mills.pdf", ITEMS, ASSETS)
+    [warning] = report.warnings
+    assert "multimodal analysis failed" in warning
+    assert "table/" in warning
+    assert len(fake.analysis_requests("table")) == 2  # LightRAG asks once more, then fails
+    assert report.chunks >= 1
+    assert report.entities >= 1  # the text's graph is still extracted
+
+    found = await tenant.retrieve(Question("Brightwater Mills output by year", mode="naive"))
+    assert "<td>1875</td>" in found.context
+    assert TABLE_MARKER not in found.context
+    assert found.references[0].doc_id == "doc-m"
+    types = {n["properties"].get("entity_type") for n in (await tenant.graph(None, 2, 200)).nodes}
+    assert not types & {"table", "equation", "drawing"}
+
+
+async def test_a_redelivered_document_is_not_indexed_twice(
+    registry: Registry, tenant_for: TenantFor, fake: FakeProvider
+) -> None:
+    tenant = await registry.get(tenant_for(vlm=_vlm(fake)))
+    first = await tenant.insert_content("doc-m", "mills.pdf", ITEMS, ASSETS)
+    calls = len(fake.requests)
+    again = await tenant.insert_content("doc-m", "mills.pdf", ITEMS, ASSETS)
+    assert again == first
+    assert len(fake.requests) == calls
+    assert isinstance(tenant, LightRagTenant)
+    documents = await tenant.rag.doc_status.get_docs_by_track_id(track_id("doc-m"))
+    assert len(documents) == 1
+
+
+async def test_delete_removes_the_document_and_its_files(
+    registry: Registry, tenant_for: TenantFor, fake: FakeProvider
+) -> None:
+    tenant = await registry.get(tenant_for(vlm=_vlm(fake)))
+    await tenant.insert_content("doc-m", "mills.pdf", ITEMS, ASSETS)
+    await tenant.insert_content(
+        "doc-n", "notes.pdf", [{"type": "text", "text": "Kelvin Falcon."}], {}
+    )
+    assert isinstance(tenant, LightRagTenant)
+    directory = input_dir(tenant.rag)
+    assert any(directory.rglob(f"*{file_name('doc-m', 'mills.pdf')}*"))
+
+    await tenant.delete("doc-m")
+    assert await tenant.rag.doc_status.get_docs_by_track_id(track_id("doc-m")) == {}
+    assert not any(directory.rglob("*mills.pdf (doc-m)*"))
+    found = await tenant.retrieve(Question("Brightwater Mills waterwheel", mode="naive"))
+    assert {r.doc_id for r in found.references} <= {"doc-n"}
+    nodes = {n["id"] for n in (await tenant.graph(None, 2, 200)).nodes}
+    assert "Brightwater Mills" not in nodes
+    assert "Kelvin Falcon" in nodes

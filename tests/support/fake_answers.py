@@ -11,6 +11,12 @@ parse as its ``operate.py`` parses a real model's:
 - the gleaning ("continue") prompt -> nothing missed: ``<|COMPLETE|>`` only;
 - keyword extraction -> ``{"high_level_keywords", "low_level_keywords"}``;
 - description summaries -> the first descriptions, joined;
+- multimodal analysis (``lightrag/prompt_multimodal.py``: table, equation,
+  image) -> the JSON object ``analyze_multimodal`` validates
+  (``{"name", "description"}``, plus ``"equation"`` or ``"type"``), naming the
+  item after its caption and describing it with its caption, body and a marker
+  (:data:`TABLE_MARKER`, :data:`EQUATION_MARKER`, :data:`IMAGE_MARKER`);
+  :func:`malformed_analysis` is what a model that ignores the schema says;
 - anything else (the RAG answer) -> quotes the first sentence of each context
   chunk with its reference id, so a test can tell which chunks reached the LLM.
 
@@ -25,12 +31,21 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 TUPLE = "<|#|>"
 #: Every answer to a message with an image part carries this marker.
 IMAGE_MARKER = "FAKE-VLM-DESCRIPTION"
+#: Every table / equation analysis answer carries its marker.
+TABLE_MARKER = "FAKE-TABLE-ANALYSIS"
+EQUATION_MARKER = "FAKE-EQUATION-ANALYSIS"
+#: The first line of each of LightRAG 1.5.7's analysis prompts, by item kind.
+ANALYSIS_PROMPTS = {
+    "table": "You are an expert table analyzer.",
+    "equation": "You are an expert analyzer of mathematical and chemical equations.",
+    "image": "You are an expert image analyzer.",
+}
 COMPLETE = "<|COMPLETE|>"
 
 _SENTENCE_END = re.compile(r"(?<=[.!?\u3002\uff01\uff1f])\s*|\n+")
@@ -256,11 +271,82 @@ def _has_image(messages: Sequence[dict[str, Any]]) -> bool:
     )
 
 
-def chat_answer(messages: Sequence[dict[str, Any]]) -> str:
-    """The answer LightRAG expects for whichever of its prompts ``messages`` carry."""
+def analysis_kind(messages: Sequence[dict[str, Any]]) -> str | None:
+    """``"table"``, ``"equation"`` or ``"image"`` for an analysis prompt, else None."""
+    text = "\n".join(text_of(m.get("content")) for m in messages)
+    return next((kind for kind, head in ANALYSIS_PROMPTS.items() if head in text), None)
+
+
+def _slug(text: str) -> str:
+    words = [w.lower() for w in _WORD.findall(text) if w.lower() not in _STOP]
+    return "_".join(words[:6])
+
+
+def _fenced_after(prompt: str, heading: str) -> str:
+    section = _between(prompt, heading, "================ ADDITIONAL") or ""
+    return (_between(section, "```\n", "\n```") or "").strip()
+
+
+def _label(kind: str, prompt: str) -> str:
+    """The item's caption, else the text line next to it (before a table or an
+    equation, after an image), as a model reading the context would name it."""
+    caption = (_between(prompt, "- Captions: ", "\n") or "n/a").strip()
+    if caption != "n/a":
+        return caption
+    side = "- Trailing Text:" if kind == "image" else "- Leading Text:"
+    context = _between(
+        _between(prompt, side, "\n- ") or prompt[prompt.find(side) :], "```\n", "\n```"
+    )
+    lines = [line.strip("# ").strip() for line in (context or "").splitlines()]
+    lines = [line for line in lines if line and line != "n/a" and not line.startswith("<")]
+    if not lines:
+        return ""
+    return lines[0] if kind == "image" else lines[-1]
+
+
+def analysis(kind: str, prompt: str) -> str:
+    """The JSON object LightRAG's ``analyze_multimodal`` accepts for one item.
+
+    The description repeats the caption (its capitalised phrases become graph
+    entities) and the item's body, and carries the kind's marker.
+    """
+    label = _label(kind, prompt)
+    if kind == "table":
+        body = _fenced_after(prompt, "TABLE CONTENT ================")
+        name = f"{_slug(label or body) or 'unnamed'}_table"
+        description = f"{label}. The table lists {_clean(body, 400)}. {TABLE_MARKER}"
+        return json.dumps({"name": name, "description": description}, ensure_ascii=False)
+    if kind == "equation":
+        body = _fenced_after(prompt, "EQUATION BODY ================")
+        name = f"{_slug(label or body) or 'unnamed'}_equation"
+        description = f"{label}. The equation states {_clean(body, 300)}. {EQUATION_MARKER}"
+        answer = {"name": name, "equation": body, "description": description}
+        return json.dumps(answer, ensure_ascii=False)
+    name = f"{_slug(label) or 'unnamed'}_figure"
+    description = f"{label}. An image described for the index. {IMAGE_MARKER}"
+    answer = {"name": name, "type": "Illustration", "description": description}
+    return json.dumps(answer, ensure_ascii=False)
+
+
+def malformed_analysis(kind: str) -> str:
+    """An answer that ignores the analysis schema (no ``name``): LightRAG rejects it."""
+    return f"Here is my analysis of the {kind}: it looks important."
+
+
+def chat_answer(messages: Sequence[dict[str, Any]], malformed: Collection[str] = ()) -> str:
+    """The answer LightRAG expects for whichever of its prompts ``messages`` carry.
+
+    ``malformed``: analysis kinds (``"table"``, ``"equation"``, ``"image"``)
+    answered with :func:`malformed_analysis` instead.
+    """
     system = "\n".join(text_of(m.get("content")) for m in messages if m.get("role") == "system")
     users = [text_of(m.get("content")) for m in messages if m.get("role") == "user"]
     last = users[-1] if users else ""
+    kind = analysis_kind(messages)
+    if kind is not None:
+        if kind in malformed:
+            return malformed_analysis(kind)
+        return analysis(kind, "\n".join([system, last]))
     if _has_image(messages):
         return f"An image described for the index. {IMAGE_MARKER} Prompt: {_clean(last, 300)}"
     json_mode = "JSON Contract" in system

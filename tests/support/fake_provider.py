@@ -3,10 +3,12 @@
     async with FakeProvider() as fake:
         fake.base_url                       # "http://127.0.0.1:PORT/v1"
         fake.configure(latency_s=0.2, fail_rate=0.3, fail_statuses=(429, 500))
+        fake.configure(malformed_analysis=("table",))   # schema-less analysis answers
         ...
         fake.requests                       # [{"path", "json", "headers", "time"}, ...]
         fake.disconnects                    # streams the client abandoned mid-way
         fake.max_in_flight                  # most requests served at the same time
+        fake.analysis_requests("table")     # LightRAG's table/equation/image analyses
         await fake.until(lambda f: f.disconnects > 0)   # wait for what a test expects
 
 Serves ``POST /v1/chat/completions`` (whole, or SSE with ``stream: true``),
@@ -58,6 +60,8 @@ class Behaviour:
     dim: int = 64
     reply: str | None = None
     seed: int = 0
+    #: Analysis kinds ("table", "equation", "image") answered with malformed JSON.
+    malformed_analysis: tuple[str, ...] = ()
 
 
 class _QuietServer(uvicorn.Server):
@@ -88,8 +92,9 @@ class FakeProvider:
     # -- configuration and inspection -------------------------------------------------
     def configure(self, **changes: Any) -> None:
         """Change any :class:`Behaviour` field now, e.g. ``configure(fail_forever=True)``."""
-        if "fail_statuses" in changes:
-            changes["fail_statuses"] = tuple(changes["fail_statuses"])
+        for name in ("fail_statuses", "malformed_analysis"):
+            if name in changes:
+                changes[name] = tuple(changes[name])
         self.behaviour = replace(self.behaviour, **changes)
         if "seed" in changes:
             self._random = random.Random(self.behaviour.seed)
@@ -107,6 +112,14 @@ class FakeProvider:
 
     def requests_to(self, path: str) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["path"] == path]
+
+    def analysis_requests(self, kind: str) -> list[dict[str, Any]]:
+        """Chat requests carrying LightRAG's ``kind`` analysis prompt (table/equation/image)."""
+        return [
+            r
+            for r in self.requests_to(CHAT)
+            if fake_answers.analysis_kind(r["json"].get("messages") or []) == kind
+        ]
 
     async def until(self, condition: Callable[[FakeProvider], bool]) -> None:
         """Wait until ``condition(fake)`` holds (checked whenever a request starts or ends).
@@ -163,7 +176,9 @@ class FakeProvider:
             if failure is not None:
                 return failure
             messages = body.get("messages") or []
-            text = self.behaviour.reply or fake_answers.chat_answer(messages)
+            text = self.behaviour.reply or fake_answers.chat_answer(
+                messages, self.behaviour.malformed_analysis
+            )
             text, finish = openai_wire.cut(
                 text, body.get("max_tokens") or body.get("max_completion_tokens")
             )

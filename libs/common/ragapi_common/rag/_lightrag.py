@@ -11,25 +11,48 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 # Rerank runs only where a tenant configures a reranker (``enable_rerank`` is
 # passed per query); without this LightRAG warns on every query of the others.
 _PROCESS_ENV = {
     "RERANK_BY_DEFAULT": "false",
     "EMBEDDING_FUNC_MAX_ASYNC": "4",
+    # Content lists bundle their images; a document must never make the parser
+    # fetch URLs it names.
+    "NATIVE_MD_IMAGE_DOWNLOAD_ENABLED": "false",
 }
 for _name, _value in _PROCESS_ENV.items():
     os.environ.setdefault(_name, _value)
 
 from lightrag import LightRAG, QueryParam  # noqa: E402
 from lightrag.base import DocStatus  # noqa: E402
+from lightrag.constants import PARSED_DIR_NAME  # noqa: E402
 from lightrag.kg import shared_storage  # noqa: E402
 from lightrag.operate import kg_query, naive_query  # noqa: E402
-from lightrag.utils import EmbeddingFunc, TiktokenTokenizer, Tokenizer, TokenSpan  # noqa: E402
+from lightrag.utils import (  # noqa: E402
+    EmbeddingFunc,
+    TiktokenTokenizer,
+    Tokenizer,
+    TokenSpan,
+    compute_mdhash_id,
+)
+from lightrag.utils_pipeline import normalize_document_file_path  # noqa: E402
 
 # LightRAG logs every pipeline step at INFO; ragapi logs outcomes itself.
 for _logger in ("lightrag", "nano-vectordb"):
     logging.getLogger(_logger).setLevel(logging.WARNING)
+
+
+def use_input_dir(tenants_dir: Path) -> None:
+    """Point LightRAG's parse worker at ``<tenants_dir>/<workspace>/``.
+
+    LightRAG reads ``INPUT_DIR`` from the process environment whenever it looks
+    for a ``pending_parse`` source; a process serves one ``tenants_dir`` (tests:
+    one per test, one at a time), so setting it before each enqueue is enough.
+    """
+    os.environ["INPUT_DIR"] = str(tenants_dir)
+
 
 #: Storage class names per ``RAGAPI_STORAGE_PROFILE``.
 STORAGES: dict[str, dict[str, str]] = {
@@ -49,6 +72,7 @@ STORAGES: dict[str, dict[str, str]] = {
 }
 
 __all__ = [
+    "PARSED_DIR_NAME",
     "STORAGES",
     "DocStatus",
     "EmbeddingFunc",
@@ -57,7 +81,10 @@ __all__ = [
     "TiktokenTokenizer",
     "TokenSpan",
     "Tokenizer",
+    "compute_mdhash_id",
     "kg_query",
     "naive_query",
+    "normalize_document_file_path",
     "shared_storage",
+    "use_input_dir",
 ]

@@ -18,12 +18,17 @@ QueryMode = Literal["naive", "local", "global", "hybrid", "mix"]
 
 @dataclass(frozen=True)
 class IndexReport:
-    """What one insert produced; ``llm`` is False when no LLM extracted a graph."""
+    """What one insert produced; ``llm`` is False when no LLM extracted a graph.
+
+    ``warnings``: what was left out without failing the document (a content
+    list's multimodal analysis that the model answered unusably).
+    """
 
     chunks: int
     entities: int
     relations: int
     llm: bool
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

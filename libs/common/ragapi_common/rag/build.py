@@ -15,7 +15,7 @@ from ragapi_common.models import Embedder, LlmClient, Reranker
 from ragapi_common.settings import CommonSettings
 from ragapi_common.tenancy import Effective
 
-from . import content, functions, locks
+from . import content, functions, locks, multimodal
 from ._lightrag import STORAGES, LightRAG
 from .marker import ensure_embedder
 from .tenant import Capabilities, LightRagTenant
@@ -93,6 +93,8 @@ def _lightrag_kwargs(
         "enable_llm_cache": True,
         "enable_llm_cache_for_entity_extract": True,
         "cosine_better_than_threshold": COSINE_THRESHOLD,
+        # LightRAG's image analysis (content lists) goes to the tenant's VLM, if any.
+        **multimodal.vlm_settings(models.llm, tenant_id, effective),
     }
 
 
@@ -120,6 +122,7 @@ async def build_tenant(
         rerank=kwargs["rerank_model_func"] is not None,
         default_mode=effective.query_mode,
         default_top_k=effective.top_k,
+        vlm=effective.vlm.configured,
     )
     describer = _describer(models, tenant_id, effective)
     return LightRagTenant(tenant_id, rag, capabilities, describer, index_lock=index_lock)

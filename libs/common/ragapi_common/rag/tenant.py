@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,7 +12,7 @@ from typing import Any
 
 from ragapi_common.errors import Conflict, RagapiError
 
-from . import answers, content
+from . import answers, content, multimodal
 from ._lightrag import DocStatus, LightRAG
 from .api import Answer, Graph, IndexReport, Question, Retrieval, StreamedAnswer
 from .debounce import DebouncedFlush
@@ -31,6 +32,8 @@ class Capabilities:
     rerank: bool
     default_mode: str
     default_top_k: int
+    #: A ``vlm`` endpoint analyses a content list's images.
+    vlm: bool = False
 
 
 class LightRagTenant:
@@ -94,11 +97,15 @@ class LightRagTenant:
     async def insert_content(
         self, doc_id: str, name: str, items: list[dict[str, Any]], assets: dict[str, bytes]
     ) -> IndexReport:
-        described = await content.describe_images(self._describer, items, assets)
-        text = content.render(described)
-        if not text.strip():
+        """Through LightRAG's parser and multimodal analysis (see :mod:`.multimodal`)."""
+        doc = await asyncio.to_thread(content.to_markdown, items, assets)
+        if not doc.text.strip():
             raise RagapiError(f"document {doc_id} has no content to index")
-        return await self._insert(doc_id, name, text, process_options="")
+        options = multimodal.process_options(self.capabilities.llm, self.capabilities.vlm)
+        async with self._in_use(), self._writer, self._index_lock():
+            indexed, warnings = await multimodal.insert(self.rag, doc_id, name, doc, options)
+            report = await self._report(indexed)
+        return dataclasses.replace(report, warnings=tuple(warnings))
 
     async def _insert(self, doc_id: str, name: str, text: str, process_options: str) -> IndexReport:
         if not self.capabilities.llm:
@@ -154,6 +161,9 @@ class LightRagTenant:
         result = await self.rag.adelete_by_doc_id(doc_id, delete_llm_cache=True)
         if result.status not in ("success", "not_found"):
             raise RagapiError(f"deleting document {doc_id} failed: {result.message}")
+        failures = await multimodal.delete(self.rag, doc_id)  # a content list's document
+        if failures:
+            raise RagapiError(f"deleting document {doc_id} failed: {'; '.join(failures)}")
 
     # --- reads ---------------------------------------------------------------------------
     async def retrieve(self, question: Question) -> Retrieval:
