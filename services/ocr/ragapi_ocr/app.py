@@ -15,12 +15,11 @@ from starlette.applications import Starlette
 
 from ragapi_common.auth import TenantAuth
 from ragapi_common.bus import Bus, Worker
-from ragapi_common.logs import configure_logging
-from ragapi_common.metrics import LoopLagMonitor, Metrics
+from ragapi_common.metrics import Metrics
 from ragapi_common.models.breaker import Breakers
 from ragapi_common.models.metrics import model_metrics
 from ragapi_common.models.transport import ProviderCaller, RetryPolicy
-from ragapi_common.redis_pool import open_redis
+from ragapi_common.resources import open_resources
 from ragapi_common.web import Slot, build_app, check_all
 
 from .cpu import CpuPool, default_processes
@@ -149,14 +148,9 @@ def create_app(settings: OcrSettings, *, metrics: Metrics | None = None) -> Star
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        configure_logging(settings.service_name, settings.log_level, json_lines=settings.log_json)
         async with AsyncExitStack() as stack:
-            redis = await open_redis(
-                settings.redis_url, max_connections=settings.redis_max_connections, metrics=metrics
-            )
-            stack.push_async_callback(redis.aclose)
-            bus = await Bus.connect(settings.nats_url, name=settings.service_name)
-            stack.push_async_callback(bus.close)
+            resources = await stack.enter_async_context(open_resources(settings, metrics))
+            bus, redis = resources.bus, resources.redis
             http = httpx.AsyncClient(limits=httpx.Limits(max_connections=64))
             stack.push_async_callback(http.aclose)
             pool = await open_pool(stack, settings)
@@ -168,9 +162,6 @@ def create_app(settings: OcrSettings, *, metrics: Metrics | None = None) -> Star
             auth = TenantAuth(bus, ttl_s=settings.auth_cache_ttl_s)
             await auth.start()
             await start_work(stack, settings, bus, pipeline, staging, ocr_metrics(metrics))
-            lag = LoopLagMonitor(metrics, settings.loop_lag_interval_s)
-            lag.start()
-            stack.push_async_callback(lag.stop)
             slots.bus.set(bus)
             slots.redis.set(redis)
             slots.auth.set(auth)

@@ -15,11 +15,10 @@ from ragapi_common.auth import TenantAuth
 from ragapi_common.bus import Bus
 from ragapi_common.contracts import subjects
 from ragapi_common.contracts.payloads import TenantEvent
-from ragapi_common.logs import configure_logging
-from ragapi_common.metrics import LoopLagMonitor, Metrics
+from ragapi_common.metrics import Metrics
 from ragapi_common.rag.api import RagRegistry
 from ragapi_common.ratelimit import RateLimiter
-from ragapi_common.redis_pool import open_redis
+from ragapi_common.resources import open_resources
 from ragapi_common.web import Slot, build_app, dependency_checks
 
 from .limits import Admission
@@ -55,14 +54,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        configure_logging(settings.service_name, settings.log_level, json_lines=settings.log_json)
         async with AsyncExitStack() as stack:
-            redis = await open_redis(
-                settings.redis_url, max_connections=settings.redis_max_connections, metrics=metrics
-            )
-            stack.push_async_callback(redis.aclose)
-            bus = await Bus.connect(settings.nats_url, name=settings.service_name)
-            stack.push_async_callback(bus.close)
+            resources = await stack.enter_async_context(open_resources(settings, metrics))
+            bus, redis = resources.bus, resources.redis
             registry = rag
             if registry is None:
                 registry = _own_registry(settings, metrics)
@@ -85,9 +79,6 @@ def create_app(
                 admission=admission,
                 outcomes=outcomes,
             )
-            lag = LoopLagMonitor(metrics, settings.loop_lag_interval_s)
-            lag.start()
-            stack.push_async_callback(lag.stop)
             bus_slot.set(bus)
             redis_slot.set(redis)
             auth_slot.set(auth)

@@ -11,9 +11,8 @@ from starlette.applications import Starlette
 from ragapi_common.bus import Bus, Endpoint
 from ragapi_common.contracts import subjects
 from ragapi_common.contracts.payloads import ResolveKeyRequest, TenantLookupRequest
-from ragapi_common.logs import configure_logging
-from ragapi_common.metrics import LoopLagMonitor, Metrics
-from ragapi_common.redis_pool import open_redis
+from ragapi_common.metrics import Metrics
+from ragapi_common.resources import open_resources
 from ragapi_common.secrets import SecretBox
 from ragapi_common.web import Slot, build_app, dependency_checks
 
@@ -37,21 +36,13 @@ def create_app(settings: TenantsSettings, *, metrics: Metrics | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        configure_logging(settings.service_name, settings.log_level, json_lines=settings.log_json)
-        redis = await open_redis(
-            settings.redis_url, max_connections=settings.redis_max_connections, metrics=metrics
-        )
-        lag = LoopLagMonitor(metrics, settings.loop_lag_interval_s)
-        try:
-            bus = await Bus.connect(settings.nats_url, name=settings.service_name)
-        except BaseException:
-            await redis.aclose()
-            raise
-        try:
+        async with open_resources(settings, metrics) as resources:
             tenants = Tenants(
-                TenantStore(redis, max_keys=settings.max_keys_per_tenant), ConfigCodec(box), bus
+                TenantStore(resources.redis, max_keys=settings.max_keys_per_tenant),
+                ConfigCodec(box),
+                resources.bus,
             )
-            await bus.serve(
+            await resources.bus.serve(
                 subjects.TENANTS_SERVICE,
                 VERSION,
                 [
@@ -62,17 +53,14 @@ def create_app(settings: TenantsSettings, *, metrics: Metrics | None = None) -> 
                 ],
                 description="tenant records and API keys",
             )
-            bus_slot.set(bus)
-            redis_slot.set(redis)
+            bus_slot.set(resources.bus)
+            redis_slot.set(resources.redis)
             tenants_slot.set(tenants)
-            lag.start()
-            yield
-        finally:
-            for slot in (tenants_slot, bus_slot, redis_slot):
-                slot.set(None)
-            await lag.stop()
-            await bus.close()
-            await redis.aclose()
+            try:
+                yield
+            finally:
+                for slot in (tenants_slot, bus_slot, redis_slot):
+                    slot.set(None)
 
     return build_app(
         service=settings.service_name,
