@@ -26,11 +26,13 @@ async def test_revocation_reaches_a_second_process_within_a_second(
     )
     assert probe.stdout is not None
     try:
-        assert (await asyncio.wait_for(probe.stdout.readline(), 30)).strip() == b"ready"
+        # Generous waits: a loaded machine may be slow to start the probe; the 1 s promise is
+        # checked on the timestamps below, not on how long this test waits.
+        assert (await asyncio.wait_for(probe.stdout.readline(), 120)).strip() == b"ready"
         revoked_at = time.time()
         response = await tenants_client.delete(f"/v1/tenants/{tenant.id}/keys/{key['key_id']}")
         assert response.status_code == 204
-        line = (await asyncio.wait_for(probe.stdout.readline(), 5)).decode().split()
+        line = (await asyncio.wait_for(probe.stdout.readline(), 30)).decode().split()
         assert line[0] == "revoked"
         assert float(line[1]) - revoked_at < 1.0
     finally:
