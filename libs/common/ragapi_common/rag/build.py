@@ -174,3 +174,11 @@ async def drop_stored(settings: CommonSettings, models: Models, tenant_id: str) 
     postgres.configure(settings.postgres_dsn, settings.postgres_max_connections)
     async with _redis_lock(settings, models, tenant_id)():
         await postgres.drop_workspace(tenant_id)
+
+
+async def close_stored(settings: CommonSettings) -> None:
+    """Let the profile's process-wide resources go (the registry closes): the PG pool."""
+    if settings.storage_profile == "postgres":
+        from . import postgres
+
+        await postgres.release_pool()

@@ -4,9 +4,9 @@ LightRAG's PG storages take their connection from ``ClientManager``, one
 asyncpg pool per process, configured from ``POSTGRES_*`` environment variables
 when the pool is first opened and reference-counted by the storages that use
 it: each tenant instance's storages take references on ``initialize_storages``
-and give them back on ``finalize_storages``. Evicting one tenant therefore
-never closes the pool the others use; the pool closes with the last instance
-(at the latest when the registry closes) and reopens with the next.
+and give them back on ``finalize_storages``, and this module keeps one more
+from first use until the registry closes. Evicting a tenant therefore never
+closes the pool the others use, and the pool closes with the registry.
 
 Rows carry a ``workspace`` column, the tenant id. Vector tables are named per
 embedder, ``LIGHTRAG_VDB_<KIND>_<model>_<dim>d``, so tenants of different
@@ -43,6 +43,7 @@ WHERE table_schema = current_schema() AND column_name = 'workspace'
   AND (table_name LIKE 'lightrag%' OR table_name = 'ragapi_index')"""
 
 _configured: dict[str, str] | None = None
+_kept: Any = None
 
 
 def lightrag_env(dsn: str, max_connections: int) -> dict[str, str]:
@@ -102,17 +103,33 @@ def _pool_open() -> bool:
 async def pool_reference() -> AsyncIterator[Any]:
     """Hold one reference to the shared client (``PostgreSQLDB``) while building.
 
-    Opening it the first time connects, creates the pgvector extension and
-    LightRAG's tables; holding it keeps the pool from closing and reopening
-    between the embedder check and the storages' own references.
+    Opening the pool connects, creates the pgvector extension and runs
+    LightRAG's table checks (~150 ms even when the tables exist), so the first
+    use also takes a keeping reference: tenants coming and going never close
+    the pool, only :func:`release_pool` (the registry's close) lets it go.
     """
+    global _kept
     manager = _client_manager()
     db = await manager.get_client(vector_storage=STORAGES["postgres"]["vector_storage"])
     try:
-        await db.execute(_MARKER_DDL, ignore_if_exists=True)
+        if _kept is None:
+            await db.execute(_MARKER_DDL, ignore_if_exists=True)
+            _kept = await manager.get_client(vector_storage=STORAGES["postgres"]["vector_storage"])
         yield db
     finally:
         await manager.release_client(db)
+
+
+async def release_pool() -> None:
+    """Give back the reference that keeps the pool open between tenants (registry close).
+
+    The pool closes once no tenant instance uses it either; the next use opens
+    it again and takes a new keeping reference.
+    """
+    global _kept
+    if _kept is not None:
+        kept, _kept = _kept, None
+        await _client_manager().release_client(kept)
 
 
 async def ensure_embedder(db: Any, workspace: str, embedder_id: str, dim: int) -> None:

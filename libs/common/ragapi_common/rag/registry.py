@@ -18,7 +18,7 @@ from ragapi_common.metrics import Metrics
 from ragapi_common.settings import CommonSettings
 from ragapi_common.tenancy import resolve
 
-from .build import Models, build_tenant, drop_stored
+from .build import Models, build_tenant, close_stored, drop_stored
 from .tenant import LightRagTenant
 from .tokenizer import CachedTokenizer, OfflineTokenizer
 from .workspace import reset_workspace_state
@@ -167,6 +167,7 @@ class Registry:
             self._sweeper = None
         for tenant_id in list(self._entries):
             await self.evict(tenant_id)
+        await close_stored(self._settings)
         if self._on_close is not None:
             await self._on_close()
 
