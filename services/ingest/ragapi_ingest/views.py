@@ -28,6 +28,8 @@ class Document(BaseModel):
     #: Chunks indexed, and whether an LLM extracted a graph (False: vectors only).
     chunks: int | None = None
     llm: bool | None = None
+    #: What indexing left out without failing the document (e.g. a multimodal analysis).
+    warning: str | None = None
 
     @classmethod
     def from_record(cls, raw: dict[str, str]) -> Document:
@@ -44,6 +46,7 @@ class Document(BaseModel):
             metadata=json.loads(raw.get("metadata") or "{}"),
             chunks=int(raw["chunks"]) if raw.get("chunks") else None,
             llm=raw["llm"] == "1" if raw.get("llm") else None,
+            warning=raw.get("warning") or None,
         )
 
 

@@ -92,12 +92,11 @@ class IndexWorker:
         except Conflict as exc:
             raise PermanentJobError(exc.message) from exc
         self.metrics.index_seconds.labels(kind).observe(time.perf_counter() - started)
+        fields = {"chunks": str(report.chunks), "llm": "1" if report.llm else "0"}
+        if report.warnings:  # indexed, but without something (a failed image analysis)
+            fields["warning"] = "; ".join(report.warnings)
         done = await self.progress.move(
-            job.tenant_id,
-            job.doc_id,
-            "processed",
-            allowed_from=("indexing",),
-            fields={"chunks": str(report.chunks), "llm": "1" if report.llm else "0"},
+            job.tenant_id, job.doc_id, "processed", allowed_from=("indexing",), fields=fields
         )
         if not done:
             # Deleted while it was being indexed: the delete may have run first, so undo.
