@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from ragapi_common.errors import Conflict, RagapiError
@@ -20,6 +21,8 @@ from .locks import IndexLock, in_process
 from .sources import source_of
 
 QUEUE_SHUTDOWN_S = 5.0
+#: LightRAG's LLM roles a query uses (keywords, then the answer).
+QUERY_ROLES = ("keyword", "query")
 #: How long the LLM cache may stay unwritten after a query added to it.
 CACHE_FLUSH_S = 5.0
 
@@ -69,7 +72,16 @@ class LightRagTenant:
         The queries only read it, and a config change builds a new instance.
         """
         if self._query_config is None:
-            self._query_config = self.rag._build_global_config()
+            config = self.rag._build_global_config()
+            # Queries call the model function directly: the tenant's gate already bounds
+            # them, and LightRAG's per-role queue costs a task hop and a timer per call.
+            states = self.rag._role_llm_states
+            direct = {
+                role: partial(states[role].raw_func, hashing_kv=self.rag.llm_response_cache)
+                for role in QUERY_ROLES
+            }
+            config["role_llm_funcs"] = {**config["role_llm_funcs"], **direct}
+            self._query_config = config
         return self._query_config
 
     @property
