@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from ragapi_common.errors import RagapiError
 from ragapi_common.rag.api import Question
 from ragapi_common.rag.content import to_markdown
 from ragapi_common.rag.multimodal import file_name, input_dir, track_id
@@ -16,7 +19,7 @@ from ragapi_common.rag.registry import Registry
 from ragapi_common.rag.tenant import LightRagTenant
 from tests.rag.conftest import TenantFor
 from tests.support.fake_answers import EQUATION_MARKER, IMAGE_MARKER, TABLE_MARKER
-from tests.support.fake_provider import FakeProvider
+from tests.support.fake_provider import CHAT, FakeProvider
 from tests.support.images import png
 
 IMAGE_PATH = "pages/1/img-0.png"
@@ -169,3 +172,21 @@ async def test_delete_removes_the_document_and_its_files(
     nodes = {n["id"] for n in (await tenant.graph(None, 2, 200)).nodes}
     assert "Brightwater Mills" not in nodes
     assert "Kelvin Falcon" in nodes
+
+
+async def test_a_failing_vlm_fails_the_document_for_a_retry_with_analysis(
+    registry: Registry, tenant_for: TenantFor, fake: FakeProvider
+) -> None:
+    async with FakeProvider() as vlm:
+        vlm.configure(fail_forever=True, fail_statuses=(500,))
+        tenant = await registry.get(tenant_for(vlm={"base_url": vlm.base_url, "model": "v"}))
+        with pytest.raises(RagapiError, match="VLM call failed"):
+            await tenant.insert_content("doc-m", "mills.pdf", ITEMS, ASSETS)
+        assert vlm.requests_to(CHAT)
+    # Not indexed without analysis behind the job's back: the document stays failed
+    # (nothing extracted) and the redelivered job tries again with analysis.
+    assert isinstance(tenant, LightRagTenant)
+    [status] = (await tenant.rag.doc_status.get_docs_by_track_id(track_id("doc-m"))).values()
+    assert status.status == "failed"
+    prompts = [str(r["json"]["messages"]) for r in fake.requests_to(CHAT)]
+    assert not [p for p in prompts if "---Input Text---" in p]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import shutil
 import zipfile
 from collections.abc import Sequence
@@ -43,6 +44,8 @@ SUFFIX = ".textpack"
 #: ``t`` tables, ``e`` equations (the LLM); ``i`` images (the VLM).
 ANALYSIS_FLAGS = "tei"
 _NAME_CHARS = 120
+#: How LightRAG's analysis errors start: ``table/tb-…: missing or invalid field 'name'``.
+_ANALYSIS_ITEM = re.compile(r"^(tables?|equations?|drawings?)/")
 
 
 def track_id(doc_id: str) -> str:
@@ -103,6 +106,21 @@ def input_dir(rag: LightRAG) -> Path:
     return Path(rag.working_dir) / str(rag.workspace)
 
 
+def rejected_analysis(status: dict[str, Any]) -> bool:
+    """Whether LightRAG failed the document over an analysis answer it could not use.
+
+    Not when the model call itself failed (``"VLM call failed"``, ``"EXTRACT call
+    failed"``): that is worth retrying with analysis, so the job fails and is redelivered.
+    """
+    message = str(status.get("error_msg") or "")
+    return (
+        status.get("status") == DocStatus.FAILED
+        and _ANALYSIS_ITEM.match(message) is not None
+        and "call failed" not in message
+        and "cancelled" not in message
+    )
+
+
 async def _status(rag: LightRAG, lightrag_doc_id: str) -> dict[str, Any]:
     return await rag.doc_status.get_by_id(lightrag_doc_id) or {}
 
@@ -132,7 +150,7 @@ async def insert(
     await _run(rag, doc_id, source, doc, options)
     status = await _status(rag, lightrag_doc_id)
     plain = without_analysis(options)
-    if status.get("status") != DocStatus.FAILED or plain == options:
+    if plain == options or not rejected_analysis(status):
         return lightrag_doc_id, []
     # One rejected analysis answer fails the whole document in LightRAG 1.5.7:
     # index the text, tables and equations without analysis rather than lose it.
