@@ -89,16 +89,9 @@ async def test_serve_refuses_split_local_profile(service: str) -> None:
     assert "RAGAPI_STORAGE_PROFILE=postgres" in err
 
 
-def _needs(stack: UpProcess, *services: str) -> None:
-    missing = [line for line in stack.lines for name in services if f"not running: {name}" in line]
-    if missing:
-        pytest.skip(f"not in this build yet: {missing}")
-
-
 async def test_ingest_wait_then_ask_streams_with_references(
     stack: UpProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    _needs(stack, "ingest", "query")
     folder = tmp_path_factory.mktemp("corpus")
     (folder / "otters.md").write_text(
         "# Sea otters\n\nSea otters hold hands while they sleep so they do not drift apart.\n"

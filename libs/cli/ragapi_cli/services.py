@@ -69,16 +69,12 @@ def spec_of(name: str) -> ServiceSpec:
     raise KeyError(name)
 
 
-def missing_reason(spec: ServiceSpec) -> str | None:
-    """Why the service cannot run here (not installed, an extra missing), or None."""
-    try:
-        importlib.import_module(f"{spec.package}.app")
-        importlib.import_module(f"{spec.package}.settings")
-        if spec.uses_rag:
-            importlib.import_module("ragapi_common.rag.registry")
-    except ImportError as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return None
+def import_service(spec: ServiceSpec) -> None:
+    """Import the service's modules (and LightRAG's adapter if it uses it); ImportError if not."""
+    importlib.import_module(f"{spec.package}.app")
+    importlib.import_module(f"{spec.package}.settings")
+    if spec.uses_rag:
+        importlib.import_module("ragapi_common.rag.registry")
 
 
 def open_rag_registry(settings: CommonSettings, metrics: Metrics) -> RagRegistry:

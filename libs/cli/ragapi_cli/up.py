@@ -1,6 +1,7 @@
 """``ragapi up``: NATS, Redis and the four services in one process behind one port.
 
-Start-up: credentials (generated and saved when unset), embedded servers
+Start-up: every service imported (one that does not import stops it with
+that ImportError), credentials (generated and saved when unset), embedded servers
 (when no URL is given), one LightRAG registry shared by ingest and query,
 the services' lifespans, then uvicorn. Shutdown runs the same steps in
 reverse: stop accepting and finish in-flight requests, stop the services
@@ -20,7 +21,7 @@ import httpx
 
 from ragapi_cli.embedded import embedded_servers
 from ragapi_cli.gateway import Gateway, Mounted
-from ragapi_cli.services import SERVICES, ServiceSpec, missing_reason, open_rag_registry
+from ragapi_cli.services import SERVICES, ServiceSpec, import_service, open_rag_registry
 from ragapi_cli.serving import Stopper, bind, serve
 from ragapi_cli.settings import CliSettings
 from ragapi_cli.state import (
@@ -53,23 +54,23 @@ async def run_up(options: UpOptions) -> int:
     """Run everything until SIGINT/SIGTERM; 0 after a clean shutdown."""
     env = CliSettings(data_dir=options.data_dir) if options.data_dir else CliSettings()
     configure_logging("ragapi", env.log_level, json_lines=env.log_json)
+    services = _import_services()  # before anything is written or started
     data_dir = env.data_dir.absolute()
     creds = await load_credentials(
         data_dir,
         admin_token=env.admin_token.get_secret_value(),
         secret_key=env.secret_key.get_secret_value(),
     )
-    available, skipped = _available_services()
     sock = bind(options.host, options.port)
     with contextlib.closing(sock), Stopper().installed() as stopper:
         async with contextlib.AsyncExitStack() as stack:
             overrides = await _backing_services(stack, env, data_dir, creds)
-            gateway = _build_gateway(available, overrides, stack)
+            gateway = _build_gateway(services, overrides, stack)
             await stack.enter_async_context(gateway.running())
             # Each service set up logging under its own name; this process is all of them.
             configure_logging("ragapi", env.log_level, json_lines=env.log_json)
             url = _public_url(options.host, sock.getsockname()[1])
-            announce = functools.partial(_announce, gateway, url, data_dir, creds, skipped)
+            announce = functools.partial(_announce, gateway, url, data_dir, creds)
             await serve(gateway, sock, stopper, grace=env.shutdown_grace_s, on_started=announce)
             log.info("server stopped; stopping services")
     log.info("ragapi stopped")
@@ -97,17 +98,21 @@ async def _backing_services(
     }
 
 
-def _available_services() -> tuple[list[ServiceSpec], dict[str, str]]:
-    available: list[ServiceSpec] = []
-    skipped: dict[str, str] = {}
+class ServiceImportError(ImportError):
+    """A service does not import (its package or an extra it needs is missing or broken)."""
+
+
+def _import_services() -> list[ServiceSpec]:
+    """Every service, imported; ``ragapi up`` runs all of them or refuses to start."""
     for spec in SERVICES:
-        reason = missing_reason(spec)
-        if reason is None:
-            available.append(spec)
-        else:
-            log.warning("service %s is not available: %s", spec.name, reason)
-            skipped[spec.name] = reason
-    return available, skipped
+        try:
+            import_service(spec)
+        except ImportError as exc:
+            # Raised, not logged: a stack without one of its services is not "up".
+            raise ServiceImportError(
+                f"service {spec.name} cannot be imported: {type(exc).__name__}: {exc}"
+            ) from exc
+    return list(SERVICES)
 
 
 def _build_gateway(
@@ -134,15 +139,11 @@ def _public_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
-async def _announce(
-    gateway: Gateway, url: str, data_dir: Path, creds: Credentials, skipped: dict[str, str]
-) -> None:
+async def _announce(gateway: Gateway, url: str, data_dir: Path, creds: Credentials) -> None:
     say(f"ragapi is up at {url}  (API: {url}/openapi.json, ready: {url}/readyz)")
     saved = f"saved in {data_dir / 'secrets.json'}" if creds.generated else "from the data dir"
     say(f"admin token: {creds.admin_token}  ({saved} unless RAGAPI_ADMIN_TOKEN is set)")
-    for name, reason in skipped.items():
-        say(f"not running: {name} ({reason})")
-    if "tenants" in skipped or await default_tenant_done(data_dir):
+    if await default_tenant_done(data_dir):
         return
     api_key = await _create_default_tenant(gateway, creds.admin_token)
     await mark_default_tenant_done(data_dir)
