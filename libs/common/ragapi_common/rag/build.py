@@ -15,7 +15,7 @@ from ragapi_common.models import Embedder, LlmClient, Reranker
 from ragapi_common.settings import CommonSettings
 from ragapi_common.tenancy import Effective
 
-from . import content, functions, locks, multimodal
+from . import functions, locks, multimodal
 from ._lightrag import STORAGES, LightRAG
 from .marker import ensure_embedder
 from .tenant import Capabilities, LightRagTenant
@@ -46,22 +46,6 @@ class Models:
     reranker: Reranker | None = None
     #: The ``postgres`` profile's per-tenant index locks live here.
     redis: Redis | None = None
-
-
-def _describer(models: Models, tenant_id: str, effective: Effective) -> content.Describer | None:
-    if not effective.vlm.configured:
-        return None
-
-    async def describe(data: bytes, mime: str, caption: str) -> str:
-        parts: Any = [
-            {"type": "text", "text": content.vlm_prompt(caption)},
-            {"type": "image_url", "image_url": {"url": content.data_url(data, mime)}},
-        ]
-        # LlmClient sends message contents verbatim; a VLM takes OpenAI content parts.
-        messages = [{"role": "user", "content": parts}]
-        return await models.llm.complete(tenant_id, effective.vlm, effective.llm_limits, messages)
-
-    return describe
 
 
 def _lightrag_kwargs(
@@ -124,8 +108,7 @@ async def build_tenant(
         default_top_k=effective.top_k,
         vlm=effective.vlm.configured,
     )
-    describer = _describer(models, tenant_id, effective)
-    return LightRagTenant(tenant_id, rag, capabilities, describer, index_lock=index_lock)
+    return LightRagTenant(tenant_id, rag, capabilities, index_lock=index_lock)
 
 
 async def _open(kwargs: dict[str, Any]) -> LightRAG:

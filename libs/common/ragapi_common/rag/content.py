@@ -11,10 +11,9 @@ them (docs/decisions/0200-lightrag-native-multimodal.md).
 
 from __future__ import annotations
 
-import base64
 import html
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,23 +123,3 @@ def to_markdown(items: Sequence[dict[str, Any]], assets: dict[str, bytes]) -> Ma
         if block:
             blocks.append(block)
     return Markdown("\n\n".join(blocks), images)
-
-
-# --- the labelled-text path's image describer --------------------------------------------
-# ``build.py`` still hands each tenant this describer; the native path above sends
-# images to LightRAG's ``vlm`` role instead (``multimodal.vlm_function``).
-#: ``(image bytes, mime type, caption) -> description``
-Describer = Callable[[bytes, str, str], Awaitable[str]]
-
-VLM_PROMPT = (
-    "Describe this image from a document for a search index: what it shows, every "
-    "readable text, number and label, and what it means. Caption: {caption}"
-)
-
-
-def data_url(data: bytes, mime: str) -> str:
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-
-
-def vlm_prompt(caption: str) -> str:
-    return VLM_PROMPT.format(caption=caption or "none")

@@ -47,14 +47,12 @@ class LightRagTenant:
         tenant_id: str,
         rag: LightRAG,
         capabilities: Capabilities,
-        describer: content.Describer | None = None,
         *,
         index_lock: IndexLock | None = None,
     ) -> None:
         self.tenant_id = tenant_id
         self.rag = rag
         self.capabilities = capabilities
-        self._describer = describer
         self._query_config: dict[str, Any] | None = None
         self.last_used = time.monotonic()
         # One writer per tenant: the instance's lock in-process, ``index_lock`` across
