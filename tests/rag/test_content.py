@@ -14,8 +14,9 @@ import pytest
 from ragapi_common.errors import RagapiError
 from ragapi_common.rag.api import Question
 from ragapi_common.rag.content import to_markdown
-from ragapi_common.rag.multimodal import file_name, input_dir, track_id
+from ragapi_common.rag.multimodal import file_name, input_dir, lightrag_id, track_id
 from ragapi_common.rag.registry import Registry
+from ragapi_common.rag.sources import split_source
 from ragapi_common.rag.tenant import LightRagTenant
 from tests.rag.conftest import TenantFor
 from tests.support.fake_answers import EQUATION_MARKER, IMAGE_MARKER, TABLE_MARKER
@@ -190,3 +191,22 @@ async def test_a_failing_vlm_fails_the_document_for_a_retry_with_analysis(
     assert status.status == "failed"
     prompts = [str(r["json"]["messages"]) for r in fake.requests_to(CHAT)]
     assert not [p for p in prompts if "---Input Text---" in p]
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("mills.pdf", "mills.pdf"),
+        ("a (draft).pdf", "a (draft).pdf"),
+        ("../etc/passwd", "etcpasswd"),
+        ("scan.[native-iet].pdf", "scan.(native-iet).pdf"),
+        ("报告" * 100 + ".pdf", "报告" * 20),
+    ],
+)
+def test_file_names_are_safe_and_map_back_to_the_document(name: str, shown: str) -> None:
+    packed = file_name("doc_123", name)
+    assert "/" not in packed
+    assert len(packed.encode()) < 160
+    assert split_source(packed) == ("doc_123", shown)
+    assert lightrag_id(packed).startswith("doc-")
+    assert lightrag_id(packed) != lightrag_id(file_name("doc_124", name))

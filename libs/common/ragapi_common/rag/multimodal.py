@@ -17,6 +17,7 @@ analysis, and the report says so (docs/decisions/0200-lightrag-native-multimodal
 from __future__ import annotations
 
 import asyncio
+import glob
 import io
 import re
 import shutil
@@ -43,7 +44,7 @@ from .sources import source_of
 SUFFIX = ".textpack"
 #: ``t`` tables, ``e`` equations (the LLM); ``i`` images (the VLM).
 ANALYSIS_FLAGS = "tei"
-_NAME_CHARS = 120
+_NAME_BYTES = 120
 #: How LightRAG's analysis errors start: ``table/tb-…: missing or invalid field 'name'``.
 _ANALYSIS_ITEM = re.compile(r"^(tables?|equations?|drawings?)/")
 
@@ -55,7 +56,10 @@ def track_id(doc_id: str) -> str:
 def file_name(doc_id: str, name: str) -> str:
     """The ``.textpack`` basename: no directories, no parser hints, bounded length."""
     safe = "".join(c for c in name if c.isprintable() and c not in "/\\")
-    safe = safe.replace("[", "(").replace("]", ")").strip(" .")[:_NAME_CHARS]
+    safe = safe.replace("[", "(").replace("]", ")")
+    # Bytes, not characters: a file name component holds 255 bytes, and LightRAG
+    # derives longer names from this one (``<name>.parsed``, ``.blocks.jsonl``).
+    safe = safe.encode()[:_NAME_BYTES].decode(errors="ignore").strip(" .")
     return f"{source_of(doc_id, safe or 'document')}{SUFFIX}"
 
 
@@ -97,7 +101,7 @@ def _remove(directory: Path, name: str) -> None:
     for path in (directory / name, parsed / name):
         path.unlink(missing_ok=True)
     if parsed.is_dir():
-        for derived in parsed.glob(f"{name}.parsed*"):
+        for derived in parsed.glob(f"{glob.escape(name)}.parsed*"):
             shutil.rmtree(derived, ignore_errors=True)
 
 
