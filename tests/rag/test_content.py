@@ -179,18 +179,27 @@ async def test_a_failing_vlm_fails_the_document_for_a_retry_with_analysis(
     registry: Registry, tenant_for: TenantFor, fake: FakeProvider
 ) -> None:
     async with FakeProvider() as vlm:
-        vlm.configure(fail_forever=True, fail_statuses=(500,))
+        # One call's attempts (the client retries 3 times): less than the breaker's threshold.
+        vlm.configure(fail_next=4, fail_statuses=(500,))
         tenant = await registry.get(tenant_for(vlm={"base_url": vlm.base_url, "model": "v"}))
         with pytest.raises(RagapiError, match="VLM call failed"):
             await tenant.insert_content("doc-m", "mills.pdf", ITEMS, ASSETS)
-        assert vlm.requests_to(CHAT)
-    # Not indexed without analysis behind the job's back: the document stays failed
-    # (nothing extracted) and the redelivered job tries again with analysis.
-    assert isinstance(tenant, LightRagTenant)
-    [status] = (await tenant.rag.doc_status.get_docs_by_track_id(track_id("doc-m"))).values()
-    assert status.status == "failed"
-    prompts = [str(r["json"]["messages"]) for r in fake.requests_to(CHAT)]
-    assert not [p for p in prompts if "---Input Text---" in p]
+        # Not indexed without analysis behind the job's back: the document stays
+        # failed (nothing extracted) ...
+        assert isinstance(tenant, LightRagTenant)
+        [status] = (await tenant.rag.doc_status.get_docs_by_track_id(track_id("doc-m"))).values()
+        assert status.status == "failed"
+        prompts = [str(r["json"]["messages"]) for r in fake.requests_to(CHAT)]
+        assert not [p for p in prompts if "---Input Text---" in p]
+
+        # ... and the redelivered job replaces it, this time with the image analysed.
+        report = await tenant.insert_content("doc-m", "mills.pdf", ITEMS, ASSETS)
+        assert report.warnings == ()
+        assert len(vlm.analysis_requests("image")) == 5  # 4 failed attempts, then one answer
+        documents = await tenant.rag.doc_status.get_docs_by_track_id(track_id("doc-m"))
+        assert [d.status for d in documents.values()] == ["processed"]
+        found = await tenant.retrieve(Question("Brightwater Mills waterwheel figure", mode="naive"))
+        assert IMAGE_MARKER in found.context
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ragapi_common.errors import RagapiError
 from ragapi_common.models import LlmClient
 from ragapi_common.tenancy import Effective
 
@@ -150,7 +151,7 @@ async def insert(
     lightrag_doc_id = lightrag_id(source)
     if (await _status(rag, lightrag_doc_id)).get("status") == DocStatus.PROCESSED:
         return lightrag_doc_id, []
-    await delete(rag, doc_id)
+    await _clear(rag, doc_id)
     await _run(rag, doc_id, source, doc, options)
     status = await _status(rag, lightrag_doc_id)
     plain = without_analysis(options)
@@ -159,9 +160,16 @@ async def insert(
     # One rejected analysis answer fails the whole document in LightRAG 1.5.7:
     # index the text, tables and equations without analysis rather than lose it.
     warning = f"multimodal analysis failed, indexed without it: {status.get('error_msg')}"
-    await delete(rag, doc_id)
+    await _clear(rag, doc_id)
     await _run(rag, doc_id, source, doc, plain)
     return lightrag_doc_id, [warning]
+
+
+async def _clear(rag: LightRAG, doc_id: str) -> None:
+    """Remove what an earlier attempt left (failed, half-processed) before indexing."""
+    failures = await delete(rag, doc_id)
+    if failures:
+        raise RagapiError(f"replacing document {doc_id} failed: {'; '.join(failures)}")
 
 
 async def delete(rag: LightRAG, doc_id: str) -> list[str]:
