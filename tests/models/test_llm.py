@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 
 import httpx
@@ -150,11 +151,19 @@ async def test_concurrency_is_bounded_per_tenant(
 async def test_other_tenants_are_not_held_by_one_tenants_bound(
     llm: LlmClient, fake: FakeProvider, endpoint: Endpoint, tenant: str
 ) -> None:
-    fake.configure(latency_s=0.1, reply="ok")
+    # Calls that never end by themselves: all four in flight at once proves no tenant waits
+    # for another's slot; a shared bound would hold three of them back until the timeout.
+    fake.configure(latency_s=600, reply="ok")
     limits = dataclasses.replace(GENEROUS, max_concurrency=1)
     tenants = [f"{tenant}-{n}" for n in range(4)]
-    await asyncio.gather(*(llm.complete(t, endpoint, limits, QUESTION) for t in tenants))
-    assert fake.max_in_flight == 4
+    calls = asyncio.gather(*(llm.complete(t, endpoint, limits, QUESTION) for t in tenants))
+    try:
+        async with asyncio.timeout(60):
+            await fake.until(lambda f: f.in_flight == 4)
+    finally:
+        calls.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await calls
 
 
 async def test_metrics_are_registered_once_and_count_calls(
