@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 
@@ -90,22 +91,35 @@ async def test_in_flight_bounds_refuse_at_once_instead_of_queueing(
     busy, other, third = [await tenant_factory(config=UNLIMITED) for _ in range(3)]
     for tenant in (busy, other, third):
         await stack.add_documents(tenant, CORPUS)
-    stack.fake.configure(latency_s=1.0)
+    # Each slow query holds its slot for two model calls (query embedding, then the LLM):
+    # ample time for the refusals below, however loaded the machine.
+    stack.fake.configure(latency_s=3.0)
 
     slow = [
         asyncio.create_task(stack.query(busy, query=f"{QUESTION} {n}", mode="naive"))
         for n in range(2)
     ]
-    await asyncio.sleep(0.3)
+    await _until_in_flight(stack, 2)
     tenant_full = await stack.query(busy, query=QUESTION, mode="naive")
     assert tenant_full.status_code == 429
     assert tenant_full.headers["retry-after"] == "1"
     slow.append(asyncio.create_task(stack.query(other, query=QUESTION, mode="naive")))
-    await asyncio.sleep(0.3)
+    await _until_in_flight(stack, 3)
     process_full = await stack.query(third, query=QUESTION, mode="naive")
     assert process_full.status_code == 503
     assert process_full.headers["retry-after"] == "1"
     assert [r.status_code for r in await asyncio.gather(*slow)] == [200, 200, 200]
+
+
+async def _until_in_flight(stack: QueryStack, count: int) -> None:
+    """Wait until ``count`` queries hold an admission slot (the service's own gauge)."""
+    async with asyncio.timeout(60):
+        while True:
+            text = (await stack.client.get("/metrics")).text
+            match = re.search(r"^ragapi_queries_in_flight (\S+)$", text, re.MULTILINE)
+            if match and float(match.group(1)) >= count:
+                return
+            await asyncio.sleep(0.02)
 
 
 async def test_past_the_deadline_the_answer_is_504(
@@ -114,10 +128,12 @@ async def test_past_the_deadline_the_answer_is_504(
     stack = await make_stack(request_deadline_s=0.5)
     tenant = await tenant_factory(config=UNLIMITED)
     await stack.add_documents(tenant, CORPUS)
-    stack.fake.configure(latency_s=5.0)
+    # The model would take 30 s a call: an answer well before that came at the deadline,
+    # with room for a loaded machine between the 0.5 s deadline and the 15 s bound.
+    stack.fake.configure(latency_s=30.0)
 
     response = await stack.query(tenant, query=QUESTION, mode="naive")
 
     assert response.status_code == 504
     assert response.json()["error"]["code"] == "deadline_exceeded"
-    assert response.elapsed.total_seconds() < 4, "answered at the deadline, not after the model"
+    assert response.elapsed.total_seconds() < 15, "answered at the deadline, not after the model"
