@@ -12,6 +12,7 @@ import importlib.util
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -73,7 +74,7 @@ def pgvector_server() -> Iterator[str]:
             wait_port(port, timeout=30.0)
             yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
         finally:
-            proc.terminate()
+            proc.send_signal(signal.SIGINT)  # fast shutdown: ends open sessions too
             proc.wait(20)
     finally:
         shutil.rmtree(base, ignore_errors=True)
