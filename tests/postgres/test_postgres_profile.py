@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import asyncpg
+import pytest
 
+from ragapi_common.errors import DependencyUnavailable
 from ragapi_common.rag.api import QueryMode, Question
+from ragapi_common.rag.build import Models
 from ragapi_common.rag.registry import Registry
+from ragapi_common.settings import CommonSettings
 from tests.postgres.conftest import RegistryFactory
 from tests.rag.conftest import TenantFor
 from tests.rag.corpus import FALCON, ORCHARD, ZORBLAX
+from tests.support.servers import free_port
 
 MODES: list[QueryMode] = ["naive", "local", "global", "hybrid", "mix"]
 
@@ -143,3 +149,19 @@ async def test_dropping_a_tenant_removes_its_rows_only(
     # The loaded path: the instance's storages drop their rows, then the rest goes.
     await writer.drop(kept.tenant_id)
     assert await rows_of(pg, kept.tenant_id) == {}
+
+
+async def test_an_unreachable_database_answers_503_within_seconds(
+    settings: CommonSettings, models: Models, tenant_for: TenantFor
+) -> None:
+    down = settings.model_copy(
+        update={"postgres_dsn": f"postgresql://postgres@127.0.0.1:{free_port()}/x"}
+    )
+    registry = Registry(down, models)
+    started = time.monotonic()
+    try:
+        with pytest.raises(DependencyUnavailable, match=r"PostgreSQL at 127\.0\.0\.1:"):
+            await registry.get(tenant_for())
+    finally:
+        await registry.close()
+    assert time.monotonic() - started < 15

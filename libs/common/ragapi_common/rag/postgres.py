@@ -25,7 +25,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from ragapi_common.errors import Conflict, RagapiError
+from ragapi_common.errors import Conflict, DependencyUnavailable, RagapiError
 
 from ._lightrag import STORAGES, EmbeddingFunc
 
@@ -41,6 +41,15 @@ _MARKER_DDL = """CREATE TABLE IF NOT EXISTS ragapi_index (
 _WORKSPACE_TABLES = """SELECT table_name FROM information_schema.columns
 WHERE table_schema = current_schema() AND column_name = 'workspace'
   AND (table_name LIKE 'lightrag%' OR table_name = 'ragapi_index')"""
+
+#: LightRAG retries a failed connect or query 10 times, backing off up to 30 s: a
+#: request would hang for minutes on a database that is down. A few quick tries,
+#: then a 503 the client can retry (any of these set in the environment wins).
+_RETRIES = {
+    "POSTGRES_CONNECTION_RETRIES": "3",
+    "POSTGRES_CONNECTION_RETRY_BACKOFF": "0.5",
+    "POSTGRES_CONNECTION_RETRY_BACKOFF_MAX": "5",
+}
 
 _configured: dict[str, str] | None = None
 _kept: Any = None
@@ -86,6 +95,8 @@ def configure(dsn: str, max_connections: int) -> None:
         raise RagapiError("the PostgreSQL pool is process-wide: one DSN per process")
     os.environ.pop("POSTGRES_WORKSPACE", None)
     os.environ.update(env)
+    for name, value in _RETRIES.items():
+        os.environ.setdefault(name, value)
     _configured = env
 
 
@@ -93,6 +104,13 @@ def _client_manager() -> Any:
     from lightrag.kg.postgres_impl import ClientManager
 
     return ClientManager
+
+
+def _driver_errors() -> type[Exception]:
+    import asyncpg  # type: ignore[import-untyped]
+
+    errors: type[Exception] = asyncpg.PostgresConnectionError
+    return errors
 
 
 def _pool_open() -> bool:
@@ -110,7 +128,11 @@ async def pool_reference() -> AsyncIterator[Any]:
     """
     global _kept
     manager = _client_manager()
-    db = await manager.get_client(vector_storage=STORAGES["postgres"]["vector_storage"])
+    try:
+        db = await manager.get_client(vector_storage=STORAGES["postgres"]["vector_storage"])
+    except (OSError, TimeoutError, _driver_errors()) as error:
+        where = f"{os.environ['POSTGRES_HOST']}:{os.environ['POSTGRES_PORT']}"
+        raise DependencyUnavailable(f"PostgreSQL at {where} is unavailable: {error}") from error
     try:
         if _kept is None:
             await db.execute(_MARKER_DDL, ignore_if_exists=True)
