@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import psutil
 
@@ -54,6 +55,9 @@ class Cell:
     p50_ms: float
     p99_ms: float
     cpu_ms_per_query: float
+    #: The same for the fake LLM and for this load generator, which share the box.
+    provider_cpu_ms_per_query: float
+    client_cpu_ms_per_query: float
 
 
 def document(i: int) -> tuple[str, str]:
@@ -176,44 +180,65 @@ async def model_calls(client: httpx.AsyncClient) -> dict[str, float]:
     return calls
 
 
+@dataclass(frozen=True)
+class Processes:
+    """The processes whose CPU a load cell reports: server, fake provider, this one."""
+
+    server: psutil.Process
+    provider: psutil.Process
+    client: psutil.Process
+
+    def cpu(self) -> list[float]:
+        return [sum(p.cpu_times()[:2]) for p in (self.server, self.provider, self.client)]
+
+
 async def load(
-    client: httpx.AsyncClient,
+    base: str,
     headers: dict[str, str],
     mode: str,
     clients: int,
     duration: float,
-    server: psutil.Process,
+    procs: Processes,
     corpus: int,
 ) -> Cell:
-    """``clients`` workers asking distinct questions back to back for ``duration`` s."""
+    """``clients`` workers asking distinct questions back to back for ``duration`` s.
+
+    The load comes from aiohttp, whose client costs a fraction of httpx's per
+    request: on two cores the generator competes with the server for CPU.
+    """
     latencies: list[float] = []
     errors = 0
     counter = iter(range(10**9))
     stop_at = time.perf_counter() + duration
+    connector = aiohttp.TCPConnector(limit=clients)
+    timeout = aiohttp.ClientTimeout(total=180)
 
-    async def worker() -> None:
+    async def worker(session: aiohttp.ClientSession) -> None:
         nonlocal errors
         while time.perf_counter() < stop_at:
             n = next(counter)
             body = {"query": f"Who leads Project Kestrel-{n % corpus}? (q{n}-{mode})", "mode": mode}
             started = time.perf_counter()
             try:
-                response = await client.post("/v1/query", json=body, headers=headers)
-                ok = response.status_code == 200
-            except httpx.HTTPError:
+                async with session.post(f"{base}/v1/query", json=body, headers=headers) as r:
+                    await r.read()
+                    ok = r.status == 200
+            except (aiohttp.ClientError, TimeoutError):
                 ok = False
             if ok:
                 latencies.append(time.perf_counter() - started)
             else:
                 errors += 1
 
-    cpu_before = sum(server.cpu_times()[:2])
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(clients)))
-    elapsed = time.perf_counter() - started
-    cpu = sum(server.cpu_times()[:2]) - cpu_before
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        before = procs.cpu()
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(session) for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+        server, provider, client = (b - a for a, b in zip(before, procs.cpu(), strict=True))
     done = len(latencies)
     quantiles = statistics.quantiles(latencies, n=100) if done >= 2 else [0.0] * 99
+    per_query = 1000 / max(1, done + errors)
     return Cell(
         mode=mode,
         clients=clients,
@@ -222,7 +247,9 @@ async def load(
         qps=round(done / elapsed, 1),
         p50_ms=round(quantiles[49] * 1000, 1),
         p99_ms=round(quantiles[98] * 1000, 1),
-        cpu_ms_per_query=round(cpu * 1000 / max(1, done + errors), 2),
+        cpu_ms_per_query=round(server * per_query, 2),
+        provider_cpu_ms_per_query=round(provider * per_query, 2),
+        client_cpu_ms_per_query=round(client * per_query, 2),
     )
 
 
@@ -274,12 +301,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     up_cmd = [ragapi, "up", "--port", str(port), "--data-dir", str(work / "data")]
     try:
         with (
-            process(fake_cmd, env, work / "fake.log"),
+            process(fake_cmd, env, work / "fake.log") as fake,
             process(up_cmd, env, work / "up.log") as up,
         ):
             wait_port(fake_port)
             await wait_ready(base)
             server = psutil.Process(up.pid)
+            procs = Processes(server, psutil.Process(fake.pid), psutil.Process())
             limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
             async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
                 head = await create_tenant(client, "bench")
@@ -289,7 +317,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 for mode in [] if args.ingest_only else args.modes:
                     for clients in args.clients:
                         cell = await load(
-                            client, head, mode, clients, args.duration, server, args.docs
+                            base, head, mode, clients, args.duration, procs, args.docs
                         )
                         print(json.dumps(asdict(cell)), flush=True)
                         cells.append(cell)
