@@ -71,7 +71,9 @@ def references(chunks: list[dict[str, Any]]) -> list[Reference]:
     for chunk in chunks:
         doc_id, name = split_source(chunk.get("file_path", ""), chunk.get("chunk_id") or "")
         if doc_id and doc_id not in seen:
-            excerpt = " ".join(str(chunk.get("content", "")).split())[:EXCERPT_CHARS]
+            # Whitespace-collapse a bounded head only: chunks run to thousands of characters.
+            head = str(chunk.get("content", ""))[: EXCERPT_CHARS * 4]
+            excerpt = " ".join(head.split())[:EXCERPT_CHARS]
             seen[doc_id] = Reference(doc_id=doc_id, name=name, excerpt=excerpt)
     return list(seen.values())
 
