@@ -13,7 +13,7 @@ from typing import Any
 
 from ragapi_common.errors import Conflict, RagapiError
 
-from . import answers, content, multimodal
+from . import answers, content, multimodal, vectors
 from ._lightrag import DocStatus, LightRAG
 from .api import Answer, Graph, IndexReport, Question, Retrieval, StreamedAnswer
 from .debounce import DebouncedFlush
@@ -63,6 +63,7 @@ class LightRagTenant:
         self._idle = asyncio.Event()
         self._idle.set()
         self.cache_flush = DebouncedFlush(rag.llm_response_cache.index_done_callback, CACHE_FLUSH_S)
+        vectors.install(rag.chunks_vdb)
 
     def query_config(self) -> dict[str, Any]:
         """LightRAG's ``global_config``, built once: building deep-copies every field.
