@@ -31,6 +31,11 @@ class CommonSettings(BaseSettings):
     postgres_max_connections: int = Field(default=20, gt=0)
     # The postgres profile's per-tenant write lock in Redis: freed this long after a crash.
     index_lock_ttl_s: float = Field(default=30.0, gt=0)
+    # Documents of one tenant indexed at once by one process: LightRAG's max_parallel_insert
+    # and the ingest workers' per-tenant slots (docs/decisions/0301).
+    index_tenant_limit: int = Field(default=8, ge=1)
+    # LightRAG's second "anything missed?" extraction call per chunk; 0 halves LLM calls.
+    entity_extract_max_gleaning: int = Field(default=1, ge=0)
     log_level: str = "INFO"
     log_json: bool = True
     # The revocation promise is "within 1 s"; cached tenant lookups never outlive this.

@@ -30,15 +30,14 @@ class IngestSettings(CommonSettings):
     # Workers.
     run_workers: bool = True
     ingest_concurrency: int = Field(default=4, ge=1)
-    index_concurrency: int = Field(default=8, ge=1)
+    index_concurrency: int = Field(default=32, ge=1)
     delete_concurrency: int = Field(default=2, ge=1)
     purge_concurrency: int = Field(default=1, ge=1)
     #: Inserts running at once in this process, all tenants together.
-    index_total_limit: int = Field(default=4, ge=1)
-    #: Inserts running at once for one tenant (inside the total).
-    index_tenant_limit: int = Field(default=2, ge=1)
+    index_total_limit: int = Field(default=16, ge=1)
+    # ``index_tenant_limit`` (common): inserts running at once for one tenant, inside the total.
     #: Jobs of one tenant allowed to wait for its slots before the rest go back to the queue.
-    index_tenant_backlog: int = Field(default=2, ge=0)
+    index_tenant_backlog: int = Field(default=8, ge=0)
     #: How long a saturated tenant's job waits for a slot before it is requeued at the tail.
     index_defer_after_s: float = Field(default=2.0, gt=0)
     #: Lease of the per-tenant writer lock in Redis (renewed while held).

@@ -74,6 +74,9 @@ def _lightrag_kwargs(
         # LightRAG queues each LLM role separately, one worker task per slot: the
         # tenant's own bound (LlmClient enforces it across replicas) is generous.
         "llm_model_max_async": effective.llm_limits.max_concurrency,
+        # Documents indexed at once within one pipeline run (see .writes).
+        "max_parallel_insert": settings.index_tenant_limit,
+        "entity_extract_max_gleaning": settings.entity_extract_max_gleaning,
         "enable_llm_cache": True,
         "enable_llm_cache_for_entity_extract": True,
         "cosine_better_than_threshold": COSINE_THRESHOLD,

@@ -19,10 +19,13 @@ from .api import Answer, Graph, IndexReport, Question, Retrieval, StreamedAnswer
 from .debounce import DebouncedFlush
 from .locks import IndexLock, in_process
 from .sources import source_of
+from .writes import WriteGate
 
 QUEUE_SHUTDOWN_S = 5.0
 #: LightRAG's LLM roles a query uses (keywords, then the answer).
 QUERY_ROLES = ("keyword", "query")
+#: Rounds of "replace what an earlier attempt left, then insert" before giving up.
+INSERT_ATTEMPTS = 3
 #: How long the LLM cache may stay unwritten after a query added to it.
 CACHE_FLUSH_S = 5.0
 
@@ -40,7 +43,7 @@ class Capabilities:
 
 
 class LightRagTenant:
-    """Serializes writes (one writer per tenant), counts readers for safe eviction."""
+    """Inserts share the instance, other writes hold it alone; counts readers for eviction."""
 
     def __init__(
         self,
@@ -55,9 +58,10 @@ class LightRagTenant:
         self.capabilities = capabilities
         self._query_config: dict[str, Any] | None = None
         self.last_used = time.monotonic()
-        # One writer per tenant: the instance's lock in-process, ``index_lock`` across
+        # One writer per tenant: the instance's gate in-process (text inserts share it
+        # through one LightRAG pipeline run, see :mod:`.writes`), ``index_lock`` across
         # replicas (postgres profile). Eviction (close) takes only the first.
-        self._writer = asyncio.Lock()
+        self._writer = WriteGate(rag)
         self._index_lock = index_lock or in_process()
         self._active = 0
         self._idle = asyncio.Event()
@@ -121,17 +125,37 @@ class LightRagTenant:
     async def _insert(self, doc_id: str, name: str, text: str, process_options: str) -> IndexReport:
         if not self.capabilities.llm:
             process_options += "!"  # chunk and embed only: no graph extraction
-        async with self._in_use(), self._writer, self._index_lock():
+        async with self._in_use():
+            for _ in range(INSERT_ATTEMPTS):
+                async with self._writer.shared(self._index_lock):
+                    outcome = await self._enqueue(doc_id, name, text, process_options)
+                    if isinstance(outcome, IndexReport):
+                        return outcome
+                    if outcome:
+                        await self._writer.settle(doc_id)
+                        return await self._report(doc_id)
+                # An earlier attempt left the document: LightRAG deletes only when idle.
+                async with self._writer, self._index_lock():
+                    if await self._already_indexed(doc_id, text) is None:
+                        await self._delete_leftovers(doc_id)
+        raise RagapiError(f"document {doc_id} kept reappearing while it was being replaced")
+
+    async def _enqueue(
+        self, doc_id: str, name: str, text: str, process_options: str
+    ) -> IndexReport | bool:
+        """The earlier attempt's report, True once enqueued, False if leftovers are in the way."""
+        # One at a time: two deliveries of a document must not both find it absent.
+        async with self._writer.admission:
             report = await self._already_indexed(doc_id, text)
             if report is not None:
                 return report
-            await self._delete_leftovers(doc_id)
+            if await self.rag.doc_status.get_by_id(doc_id):
+                return False
             await self.rag.apipeline_enqueue_documents(
                 text, ids=[doc_id], file_paths=[source_of(doc_id, name)],
                 process_options=process_options,
             )  # fmt: skip
-            await self.rag.apipeline_process_enqueue_documents()
-            return await self._report(doc_id)
+            return True
 
     async def _already_indexed(self, doc_id: str, text: str) -> IndexReport | None:
         """The earlier attempt's report when it finished with this very text."""

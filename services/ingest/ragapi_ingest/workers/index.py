@@ -98,9 +98,14 @@ class IndexWorker:
         done = await self.progress.move(
             job.tenant_id, job.doc_id, "processed", allowed_from=("indexing",), fields=fields
         )
-        if not done:
+        if not done and await self._deleted(job):
             # Deleted while it was being indexed: the delete may have run first, so undo.
             await rag.delete(job.doc_id)
+
+    async def _deleted(self, job: IndexJob) -> bool:
+        """Deleting or gone; not merely processed by a redelivery of this job that ran alongside."""
+        raw = await self.records.raw_document(job.tenant_id, job.doc_id)
+        return raw is None or raw["status"] == "deleting"
 
     async def _insert(self, rag: TenantRag, job: IndexJob) -> IndexReport:
         if job.text is not None:

@@ -1,0 +1,166 @@
+"""Writes to one tenant's LightRAG instance: concurrent inserts, exclusive everything else.
+
+LightRAG 1.5 indexes several documents of one workspace at once inside one
+pipeline run: a document enqueued while a run is busy is routed into that run
+by its feeder, ``max_parallel_insert`` documents are extracted at a time, and
+graph merges take LightRAG's per-entity keyed locks. So inserts share the
+instance (:meth:`WriteGate.shared`) and wait for their own document
+(:meth:`WriteGate.settle`), while deletes, content lists, eviction and drops
+hold it alone (``async with gate``): LightRAG refuses a deletion while its
+pipeline is busy, and those paths were written for a single writer.
+
+The gate prefers exclusive waiters: once one waits, new inserts queue behind
+it, so a stream of inserts cannot starve a deletion.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from types import TracebackType
+from typing import Any
+
+from ragapi_common.errors import RagapiError
+
+from ._lightrag import DocStatus, LightRAG
+
+log = logging.getLogger(__name__)
+
+#: ``async with outer():`` — the tenant's cross-replica index lock (or nothing).
+OuterLock = Callable[[], AbstractAsyncContextManager[Any]]
+
+#: Pipeline runs a document may outlast before its insert gives up (see :meth:`settle`).
+MAX_RUNS = 3
+_POLL_FIRST_S = 0.05
+_POLL_MAX_S = 0.5
+_SETTLED = (DocStatus.PROCESSED, DocStatus.FAILED)
+
+
+class WriteGate:
+    """Shared inserts through one pipeline run, or one exclusive writer."""
+
+    def __init__(self, rag: LightRAG) -> None:
+        self.rag = rag
+        self._changed = asyncio.Condition()
+        self._shared = 0
+        self._exclusive = False
+        self._exclusive_waiting = 0
+        self._group = asyncio.Lock()
+        self._members = 0
+        self._outer: AsyncExitStack | None = None
+        self._run: asyncio.Task[None] | None = None
+        #: Held across "is the document there? then enqueue it" by inserts.
+        self.admission = asyncio.Lock()
+
+    @property
+    def inserting(self) -> int:
+        """Inserts holding the gate now."""
+        return self._shared
+
+    # --- shared: inserts -----------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def shared(self, outer: OuterLock) -> AsyncIterator[None]:
+        """Hold the gate with other inserts; ``outer`` is held once for the whole group."""
+        async with self._changed:
+            await self._changed.wait_for(
+                lambda: not self._exclusive and not self._exclusive_waiting
+            )
+            self._shared += 1
+        try:
+            await self._join_group(outer)
+            try:
+                yield
+            finally:
+                await self._leave_group()
+        finally:
+            async with self._changed:
+                self._shared -= 1
+                self._changed.notify_all()
+
+    async def _join_group(self, outer: OuterLock) -> None:
+        async with self._group:
+            if self._outer is None:
+                stack = AsyncExitStack()
+                await stack.enter_async_context(outer())
+                self._outer = stack
+            self._members += 1
+
+    async def _leave_group(self) -> None:
+        async with self._group:
+            self._members -= 1
+            if self._members == 0 and self._outer is not None:
+                stack, self._outer = self._outer, None
+                # The last insert leaves: let the run end before another replica writes.
+                await self._run_ended()
+                await stack.aclose()
+
+    async def settle(self, doc_id: str) -> None:
+        """Run LightRAG's pipeline (or join the running one) until ``doc_id`` is done.
+
+        Call while holding :meth:`shared`, after enqueueing the document.
+        """
+        for _ in range(MAX_RUNS):
+            run = self._run
+            if run is None or run.done():
+                run = self._run = asyncio.create_task(
+                    self.rag.apipeline_process_enqueue_documents(), name="lightrag-pipeline"
+                )
+                run.add_done_callback(_log_failure)
+            if await self._watch(doc_id, run):
+                return
+        raise RagapiError(f"document {doc_id} was still queued after {MAX_RUNS} pipeline runs")
+
+    async def _watch(self, doc_id: str, run: asyncio.Task[None]) -> bool:
+        """True once the document is processed, failed or gone; False if ``run`` ended first."""
+        delay = _POLL_FIRST_S
+        while True:
+            # Waiting does not cancel the run: it belongs to every insert of the tenant.
+            await asyncio.wait({run}, timeout=delay)
+            status = await self.rag.doc_status.get_by_id(doc_id)
+            if not status or status.get("status") in _SETTLED:
+                return True
+            if run.done():
+                run.result()  # the pipeline's own failure, if it raised
+                return False
+            delay = min(delay * 2, _POLL_MAX_S)
+
+    async def _run_ended(self) -> None:
+        run = self._run
+        if run is not None and not run.done():
+            await asyncio.wait({run})
+
+    # --- exclusive: deletes, content lists, eviction ---------------------------------------
+    async def __aenter__(self) -> None:
+        async with self._changed:
+            self._exclusive_waiting += 1
+            try:
+                await self._changed.wait_for(lambda: not self._exclusive and not self._shared)
+                self._exclusive = True
+            finally:
+                self._exclusive_waiting -= 1
+                self._changed.notify_all()
+        try:
+            # The inserts are out; their pipeline run may still be winding down.
+            await self._run_ended()
+        except BaseException:
+            await self._release()
+            raise
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._release()
+
+    async def _release(self) -> None:
+        async with self._changed:
+            self._exclusive = False
+            self._changed.notify_all()
+
+
+def _log_failure(run: asyncio.Task[None]) -> None:
+    """Retrieve a run's failure even when no insert is left to see it."""
+    if not run.cancelled() and run.exception() is not None:
+        log.error("LightRAG's pipeline run failed", exc_info=run.exception())
