@@ -206,10 +206,7 @@ class GuardedTexts:
         self._closed = True
         self._slot.release()
         self._on_close(self._outcome)
-        aclose = getattr(self._texts, "aclose", None)
-        if aclose is not None:
-            with contextlib.suppress(Exception):
-                await aclose()
+        await _close(self._texts)
 
 
 async def _once(text: str) -> AsyncIterator[str]:
