@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -29,6 +30,27 @@ async def embeddings() -> AsyncIterator[FakeProvider]:
     """A second fake for embeddings, so the first one's in-flight count is LLM calls only."""
     async with FakeProvider() as provider:
         yield provider
+
+
+class _Collect(logging.Handler):
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(record.getMessage())
+
+
+@pytest.fixture
+def job_failures() -> Iterator[list[str]]:
+    """Warnings and errors of the job workers (the app's logging setup bypasses caplog)."""
+    found: list[str] = []
+    handler, logger = _Collect(found), logging.getLogger("ragapi_common.bus.jobs")
+    logger.addHandler(handler)
+    try:
+        yield found
+    finally:
+        logger.removeHandler(handler)
 
 
 def corpus(prefix: str, count: int) -> dict[str, str]:
@@ -151,3 +173,31 @@ async def _task(stack: IngestStack, tenant: TenantHandle, task_id: str) -> dict[
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+async def test_a_delete_is_not_starved_or_refused_while_documents_index(
+    make_ingest: StackFactory,
+    embeddings: FakeProvider,
+    tenant_factory: TenantFactory,
+    bus: Bus,
+    job_failures: list[str],
+) -> None:
+    """LightRAG refuses a deletion while its pipeline runs: the delete waits for a gap."""
+    stack = await stack_with(make_ingest, embeddings, index_tenant_limit=4)
+    tenant = await tenant_factory()
+    first = await stack.texts(tenant, corpus("osier", 1))
+    (doc,) = (await stack.wait_task(tenant, first["task_id"]))["documents"]
+    stream = await stack.texts(tenant, corpus("rush", 16))
+    async with asyncio.timeout(30):
+        await stack.fake.until(lambda fake: fake.in_flight >= 2)  # the stream is indexing
+    deleted = await stack.client.delete(f"/v1/documents/{doc['doc_id']}", headers=tenant.headers)
+    assert deleted.status_code == 202
+    removal = await stack.wait_task(tenant, deleted.json()["task_id"])
+    assert removal["status"] == "succeeded", removal
+    assert job_failures == []  # not one refused attempt on the way
+    rest = await _task(stack, tenant, stream["task_id"])
+    assert rest["done"] < 16, rest  # the delete did not wait for the whole stream
+    assert (await stack.wait_task(tenant, stream["task_id"]))["status"] == "succeeded"
+    instance = await tenant_rag(bus, stack.rag, tenant)
+    assert isinstance(instance, LightRagTenant)
+    assert await instance.rag.doc_status.get_by_id(doc["doc_id"]) is None
