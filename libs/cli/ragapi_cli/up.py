@@ -95,6 +95,9 @@ async def _backing_services(
         "data_dir": data_dir,
         "admin_token": creds.admin_token,
         "secret_key": creds.secret_key,
+        # No OCR process until the first OCR job: a laptop that never OCRs never pays for
+        # them (docs/decisions/0502-memory.md). A cluster's OCR service warms up at start.
+        "ocr_warm_up": False,
     }
 
 

@@ -105,7 +105,11 @@ class Slots:
 
 
 async def open_pool(stack: AsyncExitStack, settings: OcrSettings) -> CpuPool:
-    """The process pool, started (and warming up in the background) until the stack closes."""
+    """The process pool until the stack closes, warming up in the background if so set.
+
+    Without the warm-up no process exists until the first job: the executor
+    spawns them on demand.
+    """
     processes = settings.ocr_processes
     pool = CpuPool(
         default_processes() if processes is None else processes,
@@ -113,8 +117,9 @@ async def open_pool(stack: AsyncExitStack, settings: OcrSettings) -> CpuPool:
     )
     pool.start()
     stack.push_async_callback(pool.close)
-    warming = asyncio.create_task(pool.warm(), name="ocr-pool-warm-up")
-    stack.callback(warming.cancel)
+    if settings.ocr_warm_up:
+        warming = asyncio.create_task(pool.warm(), name="ocr-pool-warm-up")
+        stack.callback(warming.cancel)
     return pool
 
 

@@ -4,7 +4,8 @@ RapidOCR 3.x ships its PP-OCR detection, direction and recognition models
 (Chinese + English) inside the wheel, so nothing is downloaded. The engine is
 built once per process on first use and then reused; onnxruntime gets
 ``threads`` intra-op threads so that N pool processes do not oversubscribe the
-cores.
+cores. ``rapidocr`` (with OpenCV and onnxruntime) is imported only there: the
+service's own process names these functions and :class:`Line` but never runs OCR.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
-from typing import Any
-
-from rapidocr import RapidOCR
+from typing import TYPE_CHECKING, Any
 
 from .images import Pixels
+
+if TYPE_CHECKING:
+    from rapidocr import RapidOCR
 
 _lock = threading.Lock()
 _engine: RapidOCR | None = None
@@ -66,6 +68,8 @@ def engine() -> RapidOCR:
     global _engine
     with _lock:
         if _engine is None:
+            from rapidocr import RapidOCR
+
             params: dict[str, object] = {
                 "Global.log_level": "error",
                 "Det.limit_type": "max",

@@ -13,6 +13,9 @@ class OcrSettings(CommonSettings):
     service_name: str = "ocr"
     #: Worker processes doing render/OCR (unset: one per core); 0 runs them in threads instead.
     ocr_processes: int | None = Field(default=None, ge=0, le=64)
+    #: Start every pool process (seconds of imports, ~150 MB each) when the service starts;
+    #: false starts them on the first OCR jobs (``ragapi up``: a laptop may never OCR).
+    ocr_warm_up: bool = True
     ocr_max_pages: int = Field(default=500, ge=1)
     #: Decompression-bomb guard for images and rendered pages (pixels, width x height).
     ocr_max_image_pixels: int = Field(default=40_000_000, ge=1)

@@ -3,17 +3,26 @@
 Every function takes and returns picklable values (paths as strings, bytes,
 dataclasses) so :class:`.cpu.CpuPool` can run it in another process; failures
 the caller must report come back as :class:`.rejections.Rejected`.
+
+:mod:`.pdf` (PyMuPDF, 116 MB of RSS at import) is imported inside the functions
+that read PDFs: the service's event-loop process imports this module to name the
+functions it sends to the pool, and must not pay for what only the pool runs
+(docs/decisions/0502-memory.md; tests/ocr/test_import_footprint.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import images, layout, office, pdf, rapid
+from . import images, layout, office, rapid
 from .content import Item, PageOutput, image_item, markdown_table, table_item, text_item
 from .rejections import Rejected
 from .sniff import HEAD_BYTES, Kind, sniff
+
+if TYPE_CHECKING:
+    from .pdf import Page
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,8 @@ def inspect(path: str, limits: Limits) -> DocumentInfo:
     if kind == "unknown":
         raise Rejected("unsupported", "not a PDF, image or office file (sniffed from its bytes)")
     if kind == "pdf":
+        from . import pdf
+
         return DocumentInfo(kind, pdf.page_count(Path(path), limits.max_pages))
     if kind == "office":
         office.detect(Path(path))
@@ -70,6 +81,8 @@ def local_page(path: str, kind: Kind, index: int, options: LocalOptions) -> Page
         return PageOutput(
             index, _ocr_items(_image_pixels(path, index, options.limits), index), read_by_ocr=True
         )
+    from . import pdf
+
     with pdf.open_pdf(Path(path), options.limits.max_pages) as doc:
         page = doc[index]
         layer = pdf.text_layer(page)
@@ -91,8 +104,10 @@ def _image_pixels(path: str, index: int, limits: Limits) -> images.Pixels:
         return images.frame_rgb(image, index)
 
 
-def _text_page(page: pdf.Page, index: int, options: LocalOptions) -> PageOutput:
+def _text_page(page: Page, index: int, options: LocalOptions) -> PageOutput:
     """Text blocks in reading order, tables and embedded images slotted in by position."""
+    from . import pdf
+
     found = pdf.tables(page)
     placed: list[tuple[float, Item]] = [
         (rect.y0, text_item(text, index))
@@ -130,6 +145,8 @@ def render_page(
     """One page as PNG, at most ``max_side`` px on its long side (for DeepSeek-OCR)."""
     if kind == "image":
         return images.png(images.fit(_image_pixels(path, index, limits), max_side))
+    from . import pdf
+
     with pdf.open_pdf(Path(path), limits.max_pages) as doc:
         return images.png(images.fit(pdf.render(doc[index], dpi, limits.max_pixels), max_side))
 
