@@ -7,6 +7,7 @@ import contextlib
 import logging
 import shutil
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -60,7 +61,9 @@ class Registry:
         self._tokenizer = tokenizer
         self._tokenizer_lock = asyncio.Lock()
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
-        self._locks: dict[str, asyncio.Lock] = {}
+        # Weak: a tenant's lock lives while someone holds or awaits it, not for every
+        # tenant id the process has ever seen.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._sweeper: asyncio.Task[None] | None = None
         self._on_close = on_close
 
@@ -75,7 +78,10 @@ class Registry:
         return list(self._entries)
 
     def _lock(self, tenant_id: str) -> asyncio.Lock:
-        return self._locks.setdefault(tenant_id, asyncio.Lock())
+        lock = self._locks.get(tenant_id)
+        if lock is None:
+            lock = self._locks[tenant_id] = asyncio.Lock()
+        return lock
 
     async def get(self, tenant: TenantContext) -> LightRagTenant:
         self._start_sweeper()
