@@ -1,4 +1,4 @@
-"""JSON-lines logging with the service, tenant, request and task ids of the moment."""
+"""JSON-lines logging with the service, tenant, request, task and trace ids of the moment."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 from typing import Any
+
+from ragapi_common import tracing
 
 tenant_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "tenant_id", default=None
@@ -22,7 +24,11 @@ _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"me
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, service, logger, message, ids, extras."""
+    """One JSON object per line: time, level, service, logger, message, ids, extras.
+
+    The ids are those of the context that formats the record, so the handler must
+    format where the record is made (as a StreamHandler does), not in another task.
+    """
 
     def __init__(self, service: str) -> None:
         super().__init__()
@@ -40,6 +46,9 @@ class JsonFormatter(logging.Formatter):
             value = var.get()
             if value is not None:
                 entry[name] = value
+        ids = tracing.current_ids()
+        if ids is not None:
+            entry["trace_id"], entry["span_id"] = ids
         for key, value in record.__dict__.items():
             if key not in _RESERVED and not key.startswith("_"):
                 entry[key] = value
@@ -49,7 +58,8 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(service: str, level: str = "INFO", *, json_lines: bool = True) -> None:
-    """Route the root logger to stderr, as JSON lines unless asked for plain text."""
+    """Route the root logger to stderr, as JSON lines unless asked for plain text; turn
+    tracing on when the environment names an exporter (:func:`tracing.configure`)."""
     handler = logging.StreamHandler(sys.stderr)
     if json_lines:
         handler.setFormatter(JsonFormatter(service))
@@ -61,3 +71,4 @@ def configure_logging(service: str, level: str = "INFO", *, json_lines: bool = T
     # LightRAG and httpx are chatty at INFO; their warnings still come through.
     for noisy in ("httpx", "lightrag", "nano-vectordb", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    tracing.configure(service)

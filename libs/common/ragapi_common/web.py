@@ -24,9 +24,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ragapi_common import tracing
 from ragapi_common.bus import Bus
 from ragapi_common.errors import BadRequest, DependencyUnavailable, RagapiError, ValidationFailed
-from ragapi_common.logs import request_id_var
+from ragapi_common.logs import request_id_var, tenant_id_var
 from ragapi_common.metrics import CONTENT_TYPE_LATEST, Metrics
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,8 @@ async def read_json(request: Request, model: type[BaseModel]) -> Any:
 
 
 class ObservedApp:
-    """Pure-ASGI middleware: request id, in-flight gauge, latency by route template."""
+    """Pure-ASGI middleware: request id, in-flight gauge, latency by route template, and a
+    server span (when tracing is on) named by the route template."""
 
     def __init__(self, app: ASGIApp, *, service: str, metrics: Metrics) -> None:
         self.app = app
@@ -85,6 +87,20 @@ class ObservedApp:
         headers = dict(scope.get("headers") or [])
         request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
         token = request_id_var.set(request_id)
+        # The tenant is known once the handler authenticates; none leaks in from before.
+        tenant_token = tenant_id_var.set(None)
+        method = scope["method"]
+        attributes = {"http.request.method": method, "url.path": scope["path"]}
+        try:
+            with tracing.incoming(method, "server", _trace_context(headers), attributes) as span:
+                await self._observe(scope, receive, send, request_id, span)
+        finally:
+            tenant_id_var.reset(tenant_token)
+            request_id_var.reset(token)
+
+    async def _observe(
+        self, scope: Scope, receive: Receive, send: Send, request_id: str, span: tracing.Span
+    ) -> None:
         status, started = 500, False
         began = time.perf_counter()
         in_flight = self.metrics.http_in_flight.labels(self.service)
@@ -113,7 +129,30 @@ class ObservedApp:
             self.metrics.http_latency.labels(
                 self.service, scope["method"], template, str(status)
             ).observe(time.perf_counter() - began)
-            request_id_var.reset(token)
+            _describe(span, scope["method"], template, status)
+
+
+def _trace_context(headers: Mapping[bytes, bytes]) -> dict[str, str]:
+    """The W3C trace context a caller sent, if any."""
+    return {
+        name: headers[key].decode("latin-1")
+        for name, key in (("traceparent", b"traceparent"), ("tracestate", b"tracestate"))
+        if key in headers
+    }
+
+
+def _describe(span: tracing.Span, method: str, template: str, status: int) -> None:
+    """Name the server span by route template, as the latency metric is labelled."""
+    if not tracing.enabled():
+        return
+    span.rename(f"{method} {template}")
+    span.set("http.route", template)
+    span.set("http.response.status_code", status)
+    tenant = tenant_id_var.get()
+    if tenant is not None:
+        span.set("ragapi.tenant_id", tenant)
+    if status >= 500:
+        span.fail(f"HTTP {status}")
 
 
 def build_app(

@@ -8,6 +8,9 @@
   :class:`~ragapi_common.errors.RagapiError` again on this side;
 - work queues on JetStream: :meth:`Bus.submit` and :class:`.jobs.Worker`;
 - files in the JetStream object store: :class:`.files.FileStore`, streamed in chunks.
+
+When tracing is on, messages carry the W3C trace context of their sender in their
+headers and each delivery is handled in a span that continues it (:mod:`..tracing`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from nats.micro.request import Request
 from nats.micro.service import Service
 from pydantic import BaseModel, ValidationError
 
+from ragapi_common import tracing
 from ragapi_common.contracts import subjects
 from ragapi_common.errors import DependencyUnavailable, RagapiError, ValidationFailed, from_code
 
@@ -132,8 +136,8 @@ class Bus:
 
     # --- events ----------------------------------------------------------------------------
     async def publish(self, subject: str, payload: BaseModel) -> None:
-        """Fire an event on a core subject."""
-        await self.client.publish(subject, encode(payload))
+        """Fire an event on a core subject (in the current trace, if any)."""
+        await self.client.publish(subject, encode(payload), headers=tracing.headers() or None)
 
     async def subscribe(
         self,
@@ -143,7 +147,13 @@ class Bus:
     ) -> Subscription:
         """Call ``handler(subject, payload)`` for each well-formed event; log the rest."""
 
+        name = f"process {subject}"
+
         async def on_message(msg: Msg) -> None:
+            with tracing.incoming(name, "consumer", msg.headers, _messaging(msg.subject)):
+                await handle(msg)
+
+        async def handle(msg: Msg) -> None:
             try:
                 payload = model.model_validate_json(msg.data)
             except ValidationError:
@@ -161,15 +171,20 @@ class Bus:
         self, subject: str, payload: BaseModel, reply: type[R], *, within_s: float = 5.0
     ) -> R:
         """Call an endpoint; remote errors come back as the same RagapiError subclass."""
-        try:
-            msg = await self.client.request(subject, encode(payload), timeout=within_s)
-        except nats.errors.NoRespondersError as exc:
-            raise DependencyUnavailable(f"no service answers {subject}", retry_after=1) from exc
-        except nats.errors.TimeoutError as exc:
-            raise DependencyUnavailable(f"{subject} did not answer in time", retry_after=1) from exc
-        if msg.headers and _ERROR_CODE_HEADER in msg.headers:
-            raise _remote_error(msg.data)
-        return reply.model_validate_json(msg.data)
+        with tracing.outgoing(f"send {subject}", "client", _messaging(subject)) as span:
+            try:
+                msg = await self.client.request(
+                    subject, encode(payload), timeout=within_s, headers=span.headers() or None
+                )
+            except nats.errors.NoRespondersError as exc:
+                raise DependencyUnavailable(f"no service answers {subject}", retry_after=1) from exc
+            except nats.errors.TimeoutError as exc:
+                raise DependencyUnavailable(
+                    f"{subject} did not answer in time", retry_after=1
+                ) from exc
+            if msg.headers and _ERROR_CODE_HEADER in msg.headers:
+                raise _remote_error(msg.data)
+            return reply.model_validate_json(msg.data)
 
     async def serve(
         self, name: str, version: str, endpoints: list[Endpoint], *, description: str = ""
@@ -196,8 +211,18 @@ class Bus:
         return worker
 
 
+def _messaging(subject: str) -> tracing.Attributes:
+    return {"messaging.system": "nats", "messaging.destination.name": subject}
+
+
 def _micro_handler(endpoint: Endpoint) -> Callable[[Request], Awaitable[None]]:
+    name, attributes = f"process {endpoint.subject}", _messaging(endpoint.subject)
+
     async def handle(request: Request) -> None:
+        with tracing.incoming(name, "server", request.headers, attributes) as span:
+            await respond(request, span)
+
+    async def respond(request: Request, span: tracing.Span) -> None:
         try:
             try:
                 payload = endpoint.request.model_validate_json(request.data)
@@ -205,12 +230,16 @@ def _micro_handler(endpoint: Endpoint) -> Callable[[Request], Awaitable[None]]:
                 raise ValidationFailed.from_pydantic(exc) from exc
             answer = await endpoint.handler(payload)
         except RagapiError as exc:
+            span.set("error.type", exc.code)
+            if exc.status >= 500:
+                span.fail(exc.message)
             await request.respond_error(
                 str(exc.status), exc.message, data=json.dumps(exc.to_body()).encode()
             )
             return
         except Exception as exc:
             log.exception("endpoint %s failed", endpoint.subject)
+            span.fail(repr(exc))
             await request.respond_error("500", repr(exc), data=b"{}")
             return
         await request.respond(encode(answer))

@@ -1,5 +1,8 @@
 """JetStream work-queue consumers: durable pull, ack after success, nak with backoff,
 term on poison, a max-deliver bound with a last-chance hook, graceful hand-back.
+
+A job carries its submitter's trace context in its headers; each delivery is
+worked in a consumer span that continues it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from pydantic import BaseModel, ValidationError
 
+from ragapi_common import tracing
 from ragapi_common.contracts import subjects
 
 log = logging.getLogger(__name__)
@@ -66,9 +70,13 @@ def encode_job(payload: BaseModel) -> bytes:
 
 async def submit(js: JetStreamContext, subject: str, payload: BaseModel, msg_id: str) -> None:
     """Publish a job; ``msg_id`` makes a retried publish of the same job a no-op."""
-    await js.publish(
-        subject, encode_job(payload), stream=subjects.JOBS_STREAM, headers={"Nats-Msg-Id": msg_id}
-    )
+    with tracing.outgoing(f"publish {subject}", "producer", _messaging(subject)) as span:
+        headers = {"Nats-Msg-Id": msg_id, **span.headers()}
+        await js.publish(subject, encode_job(payload), stream=subjects.JOBS_STREAM, headers=headers)
+
+
+def _messaging(subject: str) -> tracing.Attributes:
+    return {"messaging.system": "nats", "messaging.destination.name": subject}
 
 
 class Worker(Generic[J]):
@@ -132,15 +140,25 @@ class Worker(Generic[J]):
         self._slots.release()
 
     async def _settle(self, msg: Msg) -> None:
+        attributes = {**_messaging(msg.subject), "messaging.consumer.group.name": self.spec.durable}
+        with tracing.incoming(
+            f"process {msg.subject}", "consumer", msg.headers, attributes
+        ) as span:
+            await self._work(msg, span)
+
+    async def _work(self, msg: Msg, span: tracing.Span) -> None:
         spec = self.spec
         attempt = msg.metadata.num_delivered
         ctx = JobContext(subject=msg.subject, attempt=attempt, max_deliver=spec.max_deliver)
+        span.set("ragapi.job.attempt", attempt)
         try:
             job = spec.model.model_validate_json(msg.data)
         except ValidationError as exc:
             log.error("poison job on %s: %s", msg.subject, exc)
+            span.fail("poison job")
             await msg.term()
             return
+        _describe(span, job)
         heartbeat = asyncio.create_task(self._keep_alive(msg))
         try:
             await spec.handle(job, ctx)
@@ -149,9 +167,11 @@ class Worker(Generic[J]):
             await _quietly(msg.nak())
             raise
         except PermanentJobError as exc:
+            span.fail(str(exc))
             await self._give_up(msg, job, str(exc))
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
+            span.fail(reason)
             if ctx.last_attempt:
                 await self._give_up(msg, job, reason)
             else:
@@ -194,6 +214,14 @@ class Worker(Generic[J]):
             await asyncio.gather(*pending, return_exceptions=True)
         with contextlib.suppress(nats.errors.Error):
             await self._sub.unsubscribe()
+
+
+def _describe(span: tracing.Span, job: BaseModel) -> None:
+    """Whose job it is, for finding a tenant's or a task's traces."""
+    for field_name in ("tenant_id", "task_id", "doc_id"):
+        value = getattr(job, field_name, None)
+        if isinstance(value, str):
+            span.set(f"ragapi.{field_name}", value)
 
 
 async def _quietly(settle: Awaitable[None]) -> None:
