@@ -115,3 +115,40 @@ async def test_split_services_share_the_index_through_postgres(
             return await rows_of(pg, "split-one") == {}
 
         await until(purged)
+
+
+@pytest.mark.slow
+async def test_up_runs_on_the_postgres_profile(
+    postgres_dsn: str, tmp_path: Path, pg: asyncpg.Connection
+) -> None:
+    up = UpProcess(tmp_path / "data")
+    env = cli_env(RAGAPI_STORAGE_PROFILE="postgres", RAGAPI_POSTGRES_DSN=postgres_dsn)
+    log = await asyncio.to_thread(open, tmp_path / "up.log", "ab")
+    try:
+        up.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ragapi_cli", "up", "--port", str(up.port),
+            "--data-dir", str(up.data_dir), stdout=asyncio.subprocess.PIPE, stderr=log, env=env,
+        )  # fmt: skip
+    finally:
+        await asyncio.to_thread(log.close)
+    try:
+        await asyncio.wait_for(up._read_banner({"default tenant API key"}), 120)
+        await up.wait_ready()
+        tenant = {"authorization": f"Bearer {up.banner['default tenant API key']}"}
+        async with httpx.AsyncClient(base_url=up.url, headers=tenant, timeout=60) as client:
+            docs = [{"text": FALCON, "name": "falcon.txt"}]
+            accepted = await client.post("/v1/documents/text", json={"documents": docs})
+            task_url = f"/v1/tasks/{accepted.json()['task_id']}"
+
+            async def finished() -> str | None:
+                status = str((await client.get(task_url)).json()["status"])
+                return status if status not in ("queued", "running") else None
+
+            assert await until(finished) == "succeeded"
+            answer = await client.post(
+                "/v1/query", json={"query": "Who steers the Kelvin Falcon?", "mode": "naive"}
+            )
+        assert answer.json()["references"][0]["name"] == "falcon.txt"
+        assert (await rows_of(pg, "default"))["lightrag_doc_full"] == 1
+    finally:
+        assert await up.stop() == 0
