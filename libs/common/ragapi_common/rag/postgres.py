@@ -15,6 +15,7 @@ embedders (and dimensions) sit in different tables of one database.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import importlib.util
@@ -127,7 +128,8 @@ async def pool_reference() -> AsyncIterator[Any]:
     the pool, only :func:`release_pool` (the registry's close) lets it go.
     """
     global _kept
-    manager = _client_manager()
+    # The first import of LightRAG's PG module (~40 ms, 10 000 lines) stays off the loop.
+    manager = await asyncio.to_thread(_client_manager)
     try:
         db = await manager.get_client(vector_storage=STORAGES["postgres"]["vector_storage"])
     except (OSError, TimeoutError, _driver_errors()) as error:
