@@ -39,7 +39,8 @@ class ProcessModels:
         )
         self.limiter = RateLimiter(self.redis)
         self.breakers = Breakers()
-        self.local = LocalEmbedder()
+        # Its 62.5 MB table as a file mapping: only rows read are resident (decision 0502).
+        self.local = LocalEmbedder(cache_dir=settings.data_dir / "cache")
         self._remote: dict[tuple[str, str, str, int], RemoteEmbedder] = {}
         self._metrics = metrics
         self.models = Models(
