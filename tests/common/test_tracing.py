@@ -177,8 +177,10 @@ async def test_upload_jobs_and_workers_share_one_trace(
         response = await flow.client.post("/v1/documents/doc-1")
         done = await asyncio.wait_for(flow.indexed.get(), 10)
         headers = await asyncio.wait_for(flow.ingest_headers.get(), 5)
+        assert (await flow.client.get("/healthz")).status_code == 200
     assert response.status_code == 202
     by_name = await finished(spans)
+    assert not [name for name in by_name if "healthz" in name]  # probes are not traced
     http = by_name[f"POST {ROUTE}"]
     chain = [
         http,

@@ -35,10 +35,12 @@ __all__ = [
     "configure",
     "current_ids",
     "enabled",
+    "flush",
     "headers",
     "incoming",
     "outgoing",
     "shutdown",
+    "untraced",
 ]
 
 Attributes = Mapping[str, str | int | float | bool]
@@ -173,6 +175,11 @@ def incoming(
     if _state is None:
         return _OFF
     return _started(_state, name, kind, dict(carrier or {}), attributes)
+
+
+def untraced() -> contextlib.AbstractContextManager[Span]:
+    """No span: for work not worth tracing even when tracing is on."""
+    return _OFF
 
 
 def outgoing(

@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -53,6 +53,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
+_PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
 _INTERNAL_ERROR = {
     "error": {"code": "internal_error", "message": "internal error (a bug: see logs)"}
 }
@@ -89,10 +90,8 @@ class ObservedApp:
         token = request_id_var.set(request_id)
         # The tenant is known once the handler authenticates; none leaks in from before.
         tenant_token = tenant_id_var.set(None)
-        method = scope["method"]
-        attributes = {"http.request.method": method, "url.path": scope["path"]}
         try:
-            with tracing.incoming(method, "server", _trace_context(headers), attributes) as span:
+            with _server_span(scope, headers) as span:
                 await self._observe(scope, receive, send, request_id, span)
         finally:
             tenant_id_var.reset(tenant_token)
@@ -132,13 +131,21 @@ class ObservedApp:
             _describe(span, scope["method"], template, status)
 
 
-def _trace_context(headers: Mapping[bytes, bytes]) -> dict[str, str]:
-    """The W3C trace context a caller sent, if any."""
-    return {
+def _server_span(
+    scope: Scope, headers: Mapping[bytes, bytes]
+) -> AbstractContextManager[tracing.Span]:
+    """A span continuing the caller's W3C trace context, if any; none for the probes, whose
+    polling every few seconds would bury the traces of real requests."""
+    if not tracing.enabled() or scope["path"] in _PROBES:
+        return tracing.untraced()
+    context = {
         name: headers[key].decode("latin-1")
         for name, key in (("traceparent", b"traceparent"), ("tracestate", b"tracestate"))
         if key in headers
     }
+    method = scope["method"]
+    attributes = {"http.request.method": method, "url.path": scope["path"]}
+    return tracing.incoming(method, "server", context, attributes)
 
 
 def _describe(span: tracing.Span, method: str, template: str, status: int) -> None:
