@@ -52,6 +52,14 @@ async def _machine_database() -> str | None:
         await conn.close()
 
 
+async def _drop_database(dsn: str) -> None:
+    conn = await asyncpg.connect(MACHINE_DSN, timeout=5)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{dsn.rsplit("/", 1)[1]}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
 @pytest.fixture(scope="session")
 def postgres_dsn() -> Iterator[str]:
     with contextlib.ExitStack() as stack:
@@ -62,6 +70,7 @@ def postgres_dsn() -> Iterator[str]:
             if fallback is None:
                 pytest.skip(f"no PostgreSQL with pgvector: the wheel's server failed ({error})")
             dsn = fallback
+            stack.callback(lambda: asyncio.run(_drop_database(fallback)))
         yield dsn
 
 
