@@ -165,3 +165,16 @@ async def test_an_unreachable_database_answers_503_within_seconds(
     finally:
         await registry.close()
     assert time.monotonic() - started < 15
+
+
+async def test_tenants_opening_at_once_leave_the_pool_closable(
+    registries: RegistryFactory, tenant_for: TenantFor, pg: asyncpg.Connection
+) -> None:
+    registry = await registries()
+    await asyncio.gather(*(registry.get(tenant_for()) for _ in range(4)))
+    await registry.close()
+    for _ in range(50):
+        if not await pool_connections(pg):
+            break
+        await asyncio.sleep(0.1)
+    assert await pool_connections(pg) == 0

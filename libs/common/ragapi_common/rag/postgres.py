@@ -54,6 +54,7 @@ _RETRIES = {
 
 _configured: dict[str, str] | None = None
 _kept: Any = None
+_keeping = asyncio.Lock()
 
 
 def lightrag_env(dsn: str, max_connections: int) -> dict[str, str]:
@@ -136,9 +137,12 @@ async def pool_reference() -> AsyncIterator[Any]:
         where = f"{os.environ['POSTGRES_HOST']}:{os.environ['POSTGRES_PORT']}"
         raise DependencyUnavailable(f"PostgreSQL at {where} is unavailable: {error}") from error
     try:
-        if _kept is None:
-            await db.execute(_MARKER_DDL, ignore_if_exists=True)
-            _kept = await manager.get_client(vector_storage=STORAGES["postgres"]["vector_storage"])
+        async with _keeping:  # two tenants opening at once must not both keep one
+            if _kept is None:
+                await db.execute(_MARKER_DDL, ignore_if_exists=True)
+                _kept = await manager.get_client(
+                    vector_storage=STORAGES["postgres"]["vector_storage"]
+                )
         yield db
     finally:
         await manager.release_client(db)
