@@ -50,6 +50,23 @@ async def test_an_index_refuses_another_embedder_in_any_process(
         await registry.get(tenant_for(tenant_id=context.tenant_id, embedding=remote))
 
 
+async def test_an_emptied_index_takes_the_new_embedder(
+    registry: Registry, tenant_for: TenantFor, fake: FakeProvider
+) -> None:
+    context = tenant_for()
+    tenant = await registry.get(context)
+    await tenant.insert_text("doc-z", "zorblax.txt", ZORBLAX)
+    await tenant.delete("doc-z")
+    remote = {"base_url": fake.base_url, "model": "fake-emb", "dim": 64}
+    changed = await registry.get(tenant_for(tenant_id=context.tenant_id, embedding=remote))
+    await changed.insert_text("doc-f", "falcon.txt", FALCON)
+    found = await changed.retrieve(Question("Kelvin Falcon captain", mode="naive"))
+    assert [ref.doc_id for ref in found.references] == ["doc-f"]
+    # And now the 64-d one is recorded: the bundled one is refused.
+    with pytest.raises(Conflict, match="fake-emb"):
+        await registry.get(tenant_for(tenant_id=context.tenant_id))
+
+
 def test_long_model_names_get_table_names_postgresql_accepts() -> None:
     async def embed(texts: list[str]) -> np.ndarray:
         raise AssertionError("not called")

@@ -170,13 +170,29 @@ async def ensure_embedder(db: Any, workspace: str, embedder_id: str, dim: int) -
     row = await db.query("SELECT embedder, dim FROM ragapi_index WHERE workspace = $1", [workspace])
     recorded = {"embedder": row["embedder"], "dim": row["dim"]} if row else None
     wanted = {"embedder": embedder_id, "dim": dim}
-    if recorded is not None and recorded != wanted:
-        raise Conflict(
-            f"this knowledge base was indexed with embedder {recorded['embedder']!r}"
-            f" ({recorded['dim']}-d); it cannot be opened with {embedder_id!r}"
-            f" ({dim}-d): delete its documents or restore the embedding config",
-            details={"indexed_with": recorded, "configured": wanted},
+    if recorded is None or recorded == wanted:
+        return
+    if not await _has_documents(db, workspace):
+        # Nothing indexed with the old one any more: the new embedder takes over.
+        await db.execute(
+            "UPDATE ragapi_index SET embedder = $2, dim = $3 WHERE workspace = $1",
+            {"workspace": workspace, "embedder": embedder_id, "dim": dim},
         )
+        return
+    raise Conflict(
+        f"this knowledge base was indexed with embedder {recorded['embedder']!r}"
+        f" ({recorded['dim']}-d); it cannot be opened with {embedder_id!r}"
+        f" ({dim}-d): delete its documents or restore the embedding config",
+        details={"indexed_with": recorded, "configured": wanted},
+    )
+
+
+async def _has_documents(db: Any, workspace: str) -> bool:
+    row = await db.query(
+        "SELECT EXISTS (SELECT 1 FROM lightrag_doc_status WHERE workspace = $1) AS found",
+        [workspace],
+    )
+    return bool(row and row["found"])
 
 
 async def drop_workspace(workspace: str) -> None:
