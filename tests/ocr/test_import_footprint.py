@@ -36,12 +36,12 @@ def test_building_the_app_imports_no_pdf_ocr_or_office_library() -> None:
     assert done.stdout.strip() == "[]"
 
 
-def pool_processes() -> set[int]:
-    """This process's pool workers (not multiprocessing's resource tracker)."""
+def children(pool_only: bool) -> set[int]:
+    """This process's children: all, or the pool workers (not multiprocessing's tracker)."""
     found = set()
     for child in psutil.Process().children(recursive=True):
         try:
-            if any("spawn_main" in part for part in child.cmdline()):
+            if not pool_only or any("spawn_main" in part for part in child.cmdline()):
                 found.add(child.pid)
         except psutil.NoSuchProcess:
             continue
@@ -54,10 +54,12 @@ async def test_the_pool_starts_at_start_up_only_when_warm_up_is_set(
 ) -> None:
     settings = ocr_settings(nats_url, redis_url, str(tmp_path))
     settings = settings.model_copy(update={"ocr_warm_up": warm_up})
-    before = pool_processes()
+    before = children(pool_only=False)
 
     async with running(create_app(settings)) as client:
         # Serving a request takes several loop turns: the warm-up task has submitted its jobs,
         # and the executor spawns a process synchronously on submit.
         assert (await client.get("/readyz")).status_code == 200
-        assert len(pool_processes() - before) == started
+        assert len(children(pool_only=True) - before) == started
+        if not warm_up:  # no process at all, not even the resource tracker
+            assert children(pool_only=False) == before

@@ -7,8 +7,10 @@ bus; in a pool process they cannot. onnxruntime gets ``cores // processes``
 threads per process so the pool never oversubscribes the machine. Each process
 builds one RapidOCR engine at start and reuses it.
 
-``processes=0`` runs the same functions in threads instead (a laptop without
-spare memory, or a debugger). A page that overruns its timeout makes the pool
+The executor is created on the first job (or :meth:`CpuPool.warm`): until
+then the service has no OCR process, not even multiprocessing's resource
+tracker (13 MB). ``processes=0`` runs the same functions in threads instead (a
+laptop without spare memory, or a debugger). A page that overruns its timeout makes the pool
 restart (its processes are killed, their other jobs fail as transient); a crashed
 process does the same.
 """
@@ -50,19 +52,26 @@ class CpuPool:
         self.size = processes or 1
         self.threads = max(1, default_processes() // self.size)
         self._executor: ProcessPoolExecutor | None = None
+        self._open = False
         self._slots = asyncio.Semaphore(self.size)
         self._running = 0
 
     def start(self) -> None:
+        """Accept jobs from now on (processes start with the first of them)."""
+        self._open = True
         if self.processes == 0:
             rapid.configure(self.threads, self.det_max_side)
-            return
-        self._executor = ProcessPoolExecutor(
-            max_workers=self.processes,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=tasks.warm_up,
-            initargs=(self.threads, self.det_max_side),
-        )
+
+    def _pool(self) -> ProcessPoolExecutor | None:
+        """The process pool, created now if need be; None in thread mode or once closed."""
+        if self._executor is None and self._open and self.processes > 0:
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=tasks.warm_up,
+                initargs=(self.threads, self.det_max_side),
+            )
+        return self._executor
 
     async def warm(self) -> None:
         """Start every process now (imports and models take seconds) instead of on first use."""
@@ -71,6 +80,7 @@ class CpuPool:
         )
 
     async def close(self) -> None:
+        self._open = False
         executor, self._executor = self._executor, None
         if executor is not None:
             await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
@@ -86,7 +96,7 @@ class CpuPool:
         """``fn(*args)`` in the pool; DeadlineExceeded after ``timeout_s`` of running."""
         call = functools.partial(fn, *args, **kwargs)
         async with self._slots:
-            executor = self._executor
+            executor = self._pool()
             self._running += 1
             try:
                 if executor is None:
@@ -109,8 +119,7 @@ class CpuPool:
         log.warning("restarting the OCR process pool: %s", why)
         assert isinstance(executor, ProcessPoolExecutor)  # noqa: S101 - only kind we create
         _kill(executor)
-        self._executor = None
-        self.start()
+        self._executor = None  # the next job starts a fresh pool
 
 
 def _kill(executor: ProcessPoolExecutor) -> None:
