@@ -9,8 +9,8 @@ provider as a separate process (``--latency`` seconds per call), and
 - ``upload``: MB/s of one ``--size-mb`` file streamed as multipart (generated on
   the fly, never held whole), and the server process's RSS before and at its
   peak during the upload (sampled every 20 ms);
-- ``index``: documents/min for ``--docs`` short texts in one request, for one
-  tenant and for four tenants at once.
+- ``index``: documents/min and server CPU-s per document for ``--docs`` short
+  texts in one request, for one tenant and for four tenants at once; RSS after.
 """
 
 from __future__ import annotations
@@ -149,15 +149,26 @@ async def index_batch(client: httpx.AsyncClient, name: str, count: int) -> float
         await asyncio.sleep(0.2)
 
 
-async def bench_index(client: httpx.AsyncClient, docs: int) -> dict[str, Any]:
+def cpu_s(proc: psutil.Process) -> float:
+    """User + system seconds of the server process (its NATS/Redis children excluded)."""
+    return float(sum(proc.cpu_times()[:2]))
+
+
+async def bench_index(client: httpx.AsyncClient, proc: psutil.Process, docs: int) -> dict[str, Any]:
+    cpu = cpu_s(proc)
     alone = await index_batch(client, "solo", docs)
+    cpu_alone, cpu = cpu_s(proc) - cpu, cpu_s(proc)
     started = time.perf_counter()
     await asyncio.gather(*(index_batch(client, f"many{n}", docs // 4) for n in range(4)))
     together = time.perf_counter() - started
+    cpu_together = cpu_s(proc) - cpu
     return {
         "docs": docs,
         "one_tenant_docs_per_min": round(docs / alone * 60, 1),
+        "one_tenant_cpu_s_per_doc": round(cpu_alone / docs, 3),
         "four_tenants_docs_per_min": round((docs // 4) * 4 / together * 60, 1),
+        "four_tenants_cpu_s_per_doc": round(cpu_together / ((docs // 4) * 4), 3),
+        "rss_mb": round(proc.memory_info().rss / MB, 1),
     }
 
 
@@ -190,7 +201,7 @@ async def run(
         await wait_ready(url)
         async with httpx.AsyncClient(base_url=url, timeout=600) as client:
             upload = await bench_upload(client, up, args.size_mb * MB)
-            index = await bench_index(client, args.docs)
+            index = await bench_index(client, up, args.docs)
     return {"upload": upload, "index": index, "fake_llm_latency_s": args.latency}
 
 
