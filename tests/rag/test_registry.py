@@ -153,3 +153,17 @@ async def test_eviction_stops_the_instance_model_queues(
     assert _queue_tasks() > before
     await registry.evict(context.tenant_id)
     assert _queue_tasks() == before
+
+
+async def test_a_tenant_allowed_many_llm_calls_gets_a_bounded_queue(
+    registry: Registry, tenant_for: TenantFor, settings: CommonSettings
+) -> None:
+    """LightRAG starts one polling worker per slot and role; only indexing uses them."""
+    before = _queue_tasks()
+    context = tenant_for()
+    assert context.config.llm is not None
+    context.config.llm.max_concurrency = 512
+    tenant = await registry.get(context)
+    await tenant.insert_text("doc-z", "zorblax.txt", ZORBLAX)
+    assert tenant.rag.llm_model_max_async == 2 * settings.index_tenant_limit
+    assert _queue_tasks() - before < 200

@@ -71,9 +71,13 @@ def _lightrag_kwargs(
             if rerank and models.reranker is not None
             else None
         ),
-        # LightRAG queues each LLM role separately, one worker task per slot: the
-        # tenant's own bound (LlmClient enforces it across replicas) is generous.
-        "llm_model_max_async": effective.llm_limits.max_concurrency,
+        # LightRAG queues each LLM role separately, one worker task per slot, each waking
+        # every second: 1.5 MB and a busy loop per tenant at 512 (decision 0502). Only
+        # indexing uses the queues (queries call the model directly), so two calls per
+        # document indexed at once are enough; the tenant's own bound still applies.
+        "llm_model_max_async": min(
+            effective.llm_limits.max_concurrency, 2 * settings.index_tenant_limit
+        ),
         # Documents indexed at once within one pipeline run (see .writes).
         "max_parallel_insert": settings.index_tenant_limit,
         "entity_extract_max_gleaning": settings.entity_extract_max_gleaning,
