@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ragapi_cli import admin, ask, ingest
+from ragapi_cli.arenas import limit_malloc_arenas
 from ragapi_cli.client import ApiError
 from ragapi_cli.embedded import EmbeddedServerError
 from ragapi_cli.lifespan import LifespanFailed
@@ -91,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     args = build_parser(env).parse_args(argv)
     handler: Handler = args.handler
+    limit_malloc_arenas()
     try:
         # The console script's entry point starts the process's one event loop; no loop runs
         # yet, so this is not a sync bridge (services and libs never call asyncio.run).
