@@ -13,7 +13,7 @@ from typing import Any
 
 from ragapi_common.errors import Conflict, RagapiError
 
-from . import answers, content, multimodal, vectors
+from . import answer_cache, answers, content, multimodal, vectors
 from ._lightrag import DocStatus, LightRAG
 from .api import Answer, Graph, IndexReport, Question, Retrieval, StreamedAnswer
 from .debounce import DebouncedFlush
@@ -66,7 +66,9 @@ class LightRagTenant:
         self._active = 0
         self._idle = asyncio.Event()
         self._idle.set()
-        self.cache_flush = DebouncedFlush(rag.llm_response_cache.index_done_callback, CACHE_FLUSH_S)
+        self.cache_flush = DebouncedFlush(
+            answer_cache.flush_with_trim(rag.llm_response_cache), CACHE_FLUSH_S
+        )
         vectors.install(rag.chunks_vdb)
 
     def query_config(self) -> dict[str, Any]:
