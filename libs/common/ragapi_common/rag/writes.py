@@ -91,10 +91,14 @@ class WriteGate:
     async def _leave_group(self) -> None:
         async with self._group:
             self._members -= 1
-            if self._members == 0 and self._outer is not None:
-                stack, self._outer = self._outer, None
+            if self._members or self._outer is None:
+                return
+            stack, self._outer = self._outer, None
+            try:
                 # The last insert leaves: let the run end before another replica writes.
                 await self._run_ended()
+            finally:
+                # Even when cancelled: a lock kept renewed by no one's group would be held forever.
                 await stack.aclose()
 
     async def settle(self, doc_id: str) -> None:
