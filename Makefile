@@ -22,7 +22,7 @@ run: install ## run the whole stack on one port (ragapi up)
 	$(BIN)/ragapi up
 
 test: install ## run the test suite against real NATS, Redis and PostgreSQL
-	$(BIN)/pytest -q --reruns 2 --reruns-delay 5
+	$(BIN)/pytest -q
 
 check: install ## ruff format --check, ruff lint, mypy --strict
 	$(BIN)/ruff format --check . && $(BIN)/ruff check . && $(BIN)/mypy
