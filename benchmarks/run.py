@@ -31,10 +31,10 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Each bench's module and the arguments of its small run (its defaults under ``--full``).
 SMALL: dict[str, list[str]] = {
     "models": [],
-    "ocr": ["--pages", "6", "--scan-pages", "1"],
-    "ingest": ["--size-mb", "20", "--docs", "12", "--latency", "0.05"],
+    "ocr": ["--pages", "12", "--scan-pages", "2"],
+    "ingest": ["--size-mb", "50", "--docs", "30", "--latency", "0.05"],
     "query": [
-        "--latency", "0.05", "--duration", "4", "--docs", "20", "--tenants", "5",
+        "--latency", "0.05", "--duration", "8", "--docs", "50", "--tenants", "10",
         "--modes", "naive,mix", "--clients", "8,32",
     ],
 }  # fmt: skip
