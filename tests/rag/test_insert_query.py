@@ -160,7 +160,7 @@ async def test_two_documents_may_share_a_name(registry: Registry, tenant_for: Te
     )
 
 
-async def test_concurrent_inserts_of_one_tenant_are_serialized(
+async def test_concurrent_inserts_of_one_tenant_each_store_their_chunks_once(
     registry: Registry, tenant_for: TenantFor
 ) -> None:
     tenant = await registry.get(tenant_for())
