@@ -15,21 +15,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
-import httpx
 import pytest
-from redis.asyncio import Redis
 
-from ragapi_common.models import LlmClient, RemoteEmbedder, Reranker
-from ragapi_common.models.local_embedder import LocalEmbedder
-from ragapi_common.rag.build import Models, embedders
+from ragapi_common.rag.build import Models
 from ragapi_common.rag.registry import Registry
-from ragapi_common.ratelimit import RateLimiter
 from ragapi_common.settings import CommonSettings
-from ragapi_common.tenancy import Effective
 from tests.postgres.server import pgvector_server
-from tests.rag.conftest import FAST_RETRIES, fake, http, local_embedder, tenant_for
+from tests.rag.conftest import fake, http, local_embedder, models, tenant_for
 
-__all__ = ["fake", "http", "local_embedder", "tenant_for"]
+__all__ = ["fake", "http", "local_embedder", "models", "tenant_for"]
 
 MACHINE_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -82,24 +76,6 @@ def settings(data_dir: Path, redis_url: str, postgres_dsn: str) -> CommonSetting
         storage_profile="postgres",
         postgres_dsn=postgres_dsn,
         index_lock_ttl_s=3.0,
-    )
-
-
-@pytest.fixture
-def models(http: httpx.AsyncClient, redis: Redis, local_embedder: LocalEmbedder) -> Models:
-    limiter = RateLimiter(redis)
-
-    def remote(tenant_id: str, effective: Effective) -> RemoteEmbedder:
-        return RemoteEmbedder(
-            http, effective.embedding, effective.embedding_dim, limiter,
-            tenant_id=tenant_id, limits=effective.llm_limits, policy=FAST_RETRIES,
-        )  # fmt: skip
-
-    return Models(
-        llm=LlmClient(http, limiter, policy=FAST_RETRIES),
-        embedder_for=embedders(local_embedder, remote),
-        reranker=Reranker(http, limiter, policy=FAST_RETRIES),
-        redis=redis,
     )
 
 

@@ -47,6 +47,16 @@ async def pool_connections(pg: asyncpg.Connection) -> int:
     )
 
 
+async def pool_closed(pg: asyncpg.Connection, within_s: float = 20.0) -> bool:
+    """True once no pool connection is left; backends leave pg_stat_activity a moment
+    after their client closed, later on a loaded machine."""
+    for _ in range(int(within_s / 0.1)):
+        if not await pool_connections(pg):
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
 async def cited(registry: Registry, tenant: object, query: str, mode: QueryMode) -> set[str]:
     rag = await registry.get(tenant)  # type: ignore[arg-type]
     found = await rag.retrieve(Question(query, mode=mode))
@@ -117,12 +127,7 @@ async def test_evicted_tenant_reopens_with_its_data_and_others_keep_the_pool(
 
     # The registry's close closes the pool; then a new process's view.
     await registry.close()
-    # Backends leave pg_stat_activity a moment after their client closed; slower when loaded.
-    for _ in range(200):
-        if not await pool_connections(pg):
-            break
-        await asyncio.sleep(0.1)
-    assert await pool_connections(pg) == 0
+    assert await pool_closed(pg)
     fresh = await registries()
     assert await cited(fresh, evicted, "Who founded Zorblax Industries?", "local") == {"doc-z"}
     report = await (await fresh.get(evicted)).insert_text("doc-z", "zorblax.txt", ZORBLAX)
@@ -174,9 +179,4 @@ async def test_tenants_opening_at_once_leave_the_pool_closable(
     registry = await registries()
     await asyncio.gather(*(registry.get(tenant_for()) for _ in range(4)))
     await registry.close()
-    # Backends leave pg_stat_activity a moment after their client closed; slower when loaded.
-    for _ in range(200):
-        if not await pool_connections(pg):
-            break
-        await asyncio.sleep(0.1)
-    assert await pool_connections(pg) == 0
+    assert await pool_closed(pg)

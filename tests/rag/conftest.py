@@ -65,6 +65,7 @@ def models(http: httpx.AsyncClient, redis: Redis, local_embedder: LocalEmbedder)
         llm=LlmClient(http, limiter, policy=FAST_RETRIES),
         embedder_for=embedders(local_embedder, remote),
         reranker=Reranker(http, limiter, policy=FAST_RETRIES),
+        redis=redis,
     )
 
 
