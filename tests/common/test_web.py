@@ -24,7 +24,7 @@ class Body(BaseModel):
 
 
 async def echo(request: Request) -> Response:
-    body = await read_json(request, Body)
+    body = await read_json(request, Body, limit=64 * 1024)
     return JSONResponse(body.model_dump())
 
 

@@ -22,6 +22,7 @@ class IngestSettings(CommonSettings):
 
     # Text path.
     max_text_bytes: int = Field(default=1024 * 1024, ge=1)
+    #: A text request's JSON body; the tenant's ``max_upload_bytes`` caps it too, if smaller.
     max_text_request_bytes: int = Field(default=32 * 1024 * 1024, ge=1)
     max_texts_per_request: int = Field(default=1000, ge=1)
     #: Decoded texts longer than this travel to the index queue through the object store.

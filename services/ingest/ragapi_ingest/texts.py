@@ -1,25 +1,22 @@
-"""``POST /v1/documents/text``: one or many texts, each capped, the request capped too."""
+"""``POST /v1/documents/text``: one or many texts, each capped, the request capped too (by the
+service's ``max_text_request_bytes`` and the tenant's upload limit, whichever is smaller)."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import json
 
-from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from ragapi_common.errors import BadRequest, PayloadTooLarge, ValidationFailed
-from ragapi_common.web import Slot
+from ragapi_common.errors import PayloadTooLarge
+from ragapi_common.web import Slot, read_json
 
 from .admit import Candidate
-from .context import Ingest, read_capped
+from .context import Ingest
 from .filenames import clean_filename
 from .views import Accepted, TextBatch
 
 TEXT_TYPE = "text/plain"
-_INLINE_PARSE = 256 * 1024
 
 
 class Texts:
@@ -30,9 +27,9 @@ class Texts:
         ingest = self.slot.value
         settings = ingest.settings
         tenant, effective = await ingest.tenant(request)
-        raw = await read_capped(request, settings.max_text_request_bytes)
-        # A body of many megabytes takes longer to parse than the loop may be held.
-        batch = _parse(raw) if len(raw) < _INLINE_PARSE else await asyncio.to_thread(_parse, raw)
+        # What one request may carry, files or texts: the tenant's upload limit.
+        limit = min(settings.max_text_request_bytes, effective.max_upload_bytes)
+        batch = await read_json(request, TextBatch, limit=limit)
         if len(batch.documents) > settings.max_texts_per_request:
             raise PayloadTooLarge(
                 f"{len(batch.documents)} texts in one request; the limit is "
@@ -71,14 +68,3 @@ class Texts:
         task_id, docs = await ingest.admission.admit(tenant.tenant_id, candidates)
         body = Accepted(task_id=task_id, documents=docs)
         return JSONResponse(body.model_dump(mode="json", exclude_none=True), status_code=202)
-
-
-def _parse(raw: bytes) -> TextBatch:
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from exc
-    try:
-        return TextBatch.model_validate(data)
-    except ValidationError as exc:
-        raise ValidationFailed.from_pydantic(exc) from exc

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from aiofiles.tempfile import TemporaryDirectory
+from pydantic import RootModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from ragapi_common.errors import BadRequest, UnsupportedMediaType, ValidationFailed
+from ragapi_common.bodies import declared_length, parse_json
+from ragapi_common.errors import UnsupportedMediaType, ValidationFailed
 from ragapi_common.web import Slot
 
 from .admit import Candidate
-from .context import Ingest, declared_length
+from .context import Ingest
 from .filenames import clean_filename
 from .multipart import Limits, MultipartReader, ReceivedForm, boundary_of
 from .sniff import sniff
@@ -85,16 +86,17 @@ class Uploads:
         return candidates
 
 
+class _Metadata(RootModel[dict[str, Any]]):
+    """The ``metadata`` part: a JSON object."""
+
+
 def _metadata(raw: bytes | None) -> dict[str, Any]:
     if not raw:
         return {}
     try:
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"the metadata part is not valid JSON: {exc}") from exc
-    if not isinstance(value, dict):
+        return parse_json(raw, _Metadata, what="the metadata part").root
+    except ValidationFailed as exc:
         raise ValidationFailed(
             "metadata must be a JSON object",
             details=[{"field": "metadata", "message": "expected a JSON object"}],
-        )
-    return value
+        ) from exc

@@ -50,7 +50,9 @@ def create_app(
     redis_slot: Slot[Redis] = Slot("redis")
     auth_slot: Slot[TenantAuth] = Slot("tenant auth")
     runner_slot: Slot[QueryRunner] = Slot("query runner")
-    routes = QueryRoutes(auth_slot, runner_slot, ping_s=settings.sse_ping_s)
+    routes = QueryRoutes(
+        auth_slot, runner_slot, ping_s=settings.sse_ping_s, body_limit=settings.max_query_body_bytes
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -6,6 +6,7 @@ from ragapi_common.errors import (
     BadRequest,
     DeadlineExceeded,
     DependencyUnavailable,
+    PayloadTooLarge,
     RateLimited,
     Unauthorized,
     ValidationFailed,
@@ -19,6 +20,7 @@ from .models import GraphResponse, QueryRequest, QueryResponse, StreamEvents
 _QUERY_ERRORS = (
     BadRequest,
     Unauthorized,
+    PayloadTooLarge,
     ValidationFailed,
     RateLimited,
     DependencyUnavailable,

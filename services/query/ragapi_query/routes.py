@@ -28,10 +28,18 @@ Reply = Response | EventStreamResponse
 class QueryRoutes:
     """Routes bound to the auth and runner the lifespan opens."""
 
-    def __init__(self, auth: Slot[TenantAuth], runner: Slot[QueryRunner], *, ping_s: float):
+    def __init__(
+        self,
+        auth: Slot[TenantAuth],
+        runner: Slot[QueryRunner],
+        *,
+        ping_s: float,
+        body_limit: int,
+    ) -> None:
         self.auth = auth
         self.runner = runner
         self.ping_s = ping_s
+        self.body_limit = body_limit
 
     def routes(self) -> list[Route]:
         return [
@@ -46,7 +54,7 @@ class QueryRoutes:
 
     async def query(self, request: Request) -> Reply:
         tenant = await self.auth.value.tenant(request)
-        body: QueryRequest = await read_json(request, QueryRequest)
+        body = await read_json(request, QueryRequest, limit=self.body_limit)
         runner = self.runner.value
         history = [Turn(role=t.role, content=t.content) for t in body.conversation_history]
         question = runner.question(
@@ -68,7 +76,7 @@ class QueryRoutes:
 
     async def chat(self, request: Request) -> Reply:
         tenant = await self.auth.value.tenant(request)
-        body: ChatCompletionRequest = await read_json(request, ChatCompletionRequest)
+        body = await read_json(request, ChatCompletionRequest, limit=self.body_limit)
         mode = requested_mode(body.model)
         query, history = split_messages(body.messages)
         runner = self.runner.value

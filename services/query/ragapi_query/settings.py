@@ -23,3 +23,5 @@ class QuerySettings(CommonSettings):
     busy_retry_after_s: float = Field(default=1.0, gt=0)
     #: Keep-alive comment on an idle SSE stream, for proxies.
     sse_ping_s: float = Field(default=15.0, gt=0)
+    #: Largest JSON body of ``/v1/query`` and ``/v1/chat/completions``; past it 413.
+    max_query_body_bytes: int = Field(default=1024 * 1024, ge=1024)

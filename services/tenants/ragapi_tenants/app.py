@@ -32,7 +32,11 @@ def create_app(settings: TenantsSettings, *, metrics: Metrics | None = None) -> 
     bus_slot: Slot[Bus] = Slot("nats")
     redis_slot: Slot[Redis] = Slot("redis")
     tenants_slot: Slot[Tenants] = Slot("tenants service")
-    routes = TenantRoutes(settings.admin_token.get_secret_value(), tenants_slot)
+    routes = TenantRoutes(
+        settings.admin_token.get_secret_value(),
+        tenants_slot,
+        body_limit=settings.max_tenant_body_bytes,
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

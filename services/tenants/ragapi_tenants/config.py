@@ -25,8 +25,9 @@ def merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]
 
 
 def validate(raw: dict[str, Any]) -> TenantConfig:
+    """A patched config, as strictly as a created one (``"1000"`` is no integer)."""
     try:
-        return TenantConfig.model_validate(raw)
+        return TenantConfig.model_validate(raw, strict=True)
     except ValidationError as exc:
         failed = ValidationFailed.from_pydantic(exc)
         for detail in failed.details:

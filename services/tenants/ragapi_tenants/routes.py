@@ -14,6 +14,7 @@ from ragapi_common.errors import (
     BadRequest,
     Conflict,
     NotFound,
+    PayloadTooLarge,
     Unauthorized,
     ValidationFailed,
 )
@@ -41,9 +42,10 @@ def _json(model: BaseModel, status: int = 200) -> JSONResponse:
 class TenantRoutes:
     """Routes bound to the service object the lifespan creates."""
 
-    def __init__(self, admin_token: str, tenants: Slot[Tenants]) -> None:
+    def __init__(self, admin_token: str, tenants: Slot[Tenants], *, body_limit: int) -> None:
         self.admin_token = admin_token
         self.tenants = tenants
+        self.body_limit = body_limit
 
     def _admin(self, request: Request) -> Tenants:
         require_admin(request, self.admin_token)
@@ -51,7 +53,8 @@ class TenantRoutes:
 
     async def create(self, request: Request) -> Response:
         tenants = self._admin(request)
-        return _json(await tenants.create(await read_json(request, TenantCreate)), 201)
+        body = await read_json(request, TenantCreate, limit=self.body_limit)
+        return _json(await tenants.create(body), 201)
 
     async def list_tenants(self, request: Request) -> Response:
         return _json(TenantList(tenants=await self._admin(request).all()))
@@ -61,7 +64,7 @@ class TenantRoutes:
 
     async def patch(self, request: Request) -> Response:
         tenants = self._admin(request)
-        body = await read_json(request, TenantPatch)
+        body = await read_json(request, TenantPatch, limit=self.body_limit)
         return _json(await tenants.patch(request.path_params["tenant_id"], body))
 
     async def delete(self, request: Request) -> Response:
@@ -107,7 +110,7 @@ def openapi() -> OpenApi:
         tag="tenants",
         body=TenantCreate,
         ok=(201, TenantCreated),
-        errors=(BadRequest, Unauthorized, Conflict, ValidationFailed),
+        errors=(BadRequest, Unauthorized, Conflict, PayloadTooLarge, ValidationFailed),
     )
     add("GET", "/v1/tenants", "List tenants", tag="tenants", ok=(200, TenantList), errors=auth)
     add(
@@ -126,7 +129,7 @@ def openapi() -> OpenApi:
         tag="tenants",
         body=TenantPatch,
         ok=(200, Tenant),
-        errors=(BadRequest, Unauthorized, NotFound, ValidationFailed),
+        errors=(BadRequest, Unauthorized, NotFound, PayloadTooLarge, ValidationFailed),
         parameters=[tid],
     )
     add(

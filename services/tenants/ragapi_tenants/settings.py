@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from ragapi_common.settings import CommonSettings
 
 
 class TenantsSettings(CommonSettings):
     service_name: str = "tenants"
     max_keys_per_tenant: int = 100
+    #: Largest JSON body of ``POST``/``PATCH /v1/tenants``: a config is a few KB; past it 413.
+    max_tenant_body_bytes: int = Field(default=256 * 1024, ge=1024)
