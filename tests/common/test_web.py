@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 from pydantic import BaseModel, Field
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -15,6 +18,7 @@ from starlette.routing import Route
 from ragapi_common.errors import RateLimited
 from ragapi_common.metrics import Metrics
 from ragapi_common.web import build_app, read_json
+from tests.query.serving import serving
 from tests.support.apps import running
 
 
@@ -36,6 +40,10 @@ async def broken(request: Request) -> Response:
     raise KeyError("a bug")
 
 
+async def raw_length(request: Request) -> Response:
+    return JSONResponse({"length": len(await request.body())})
+
+
 def make_app(ready: bool = True) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -50,6 +58,7 @@ def make_app(ready: bool = True) -> Starlette:
             Route("/echo", echo, methods=["POST"]),
             Route("/limited", limited),
             Route("/broken", broken),
+            Route("/raw", raw_length, methods=["POST"]),
         ],
         lifespan=lifespan,
         metrics=Metrics(),
@@ -92,3 +101,29 @@ async def test_readyz_says_which_check_failed() -> None:
     assert response.status_code == 503
     assert response.headers["retry-after"] == "1"
     assert response.json()["checks"] == {"thing": {"ok": False}}
+
+
+async def test_a_client_leaving_mid_body_is_a_disconnect_not_a_bug(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="ragapi_common.web")
+    async with serving(make_app()) as url:
+        host, port = url.removeprefix("http://").split(":")
+        _, writer = await asyncio.open_connection(host, int(port))
+        writer.write(
+            f"POST /raw HTTP/1.1\r\nHost: {host}\r\nContent-Length: 1000\r\n\r\n".encode()
+            + b"only ten b"
+        )
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+        async with asyncio.timeout(10):
+            while True:  # until the server has said something about it
+                records = [r for r in caplog.records if r.name == "ragapi_common.web"]
+                if records:
+                    break
+                await asyncio.sleep(0.01)
+    records = [r for r in caplog.records if r.name == "ragapi_common.web"]
+    assert [(r.levelno, r.getMessage(), r.exc_info) for r in records] == [
+        (logging.INFO, "client disconnected during POST /raw", None)
+    ]

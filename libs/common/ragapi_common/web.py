@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -56,6 +56,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 _PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
+#: The status recorded for a request whose client left before an answer (nginx's 499).
+_CLIENT_CLOSED = 499
 _INTERNAL_ERROR = {
     "error": {"code": "internal_error", "message": "internal error (a bug: see logs)"}
 }
@@ -116,6 +118,11 @@ class ObservedApp:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            # The client went away mid-request: nothing is broken and nobody is listening.
+            if not started:
+                status = _CLIENT_CLOSED
+            log.info("client disconnected during %s %s", scope["method"], scope["path"])
         except Exception:
             # A bug: log it once, answer the contract's 500 (with the request id) if we still can.
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])

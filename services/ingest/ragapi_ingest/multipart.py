@@ -18,7 +18,6 @@ import aiofiles
 from aiofiles.threadpool.binary import AsyncBufferedIOBase
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
-from starlette.requests import ClientDisconnect
 
 from ragapi_common.errors import BadRequest, PayloadTooLarge
 
@@ -113,8 +112,6 @@ class MultipartReader:
         """Consume ``stream``; 413 past a limit, 400 if the body is not valid multipart."""
         try:
             await self._consume(stream)
-        except ClientDisconnect as exc:
-            raise BadRequest("the client went away before the body ended") from exc
         finally:
             await self._close_file()
         if not self._ended:
