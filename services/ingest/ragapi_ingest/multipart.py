@@ -19,11 +19,12 @@ from aiofiles.threadpool.binary import AsyncBufferedIOBase
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from ragapi_common.errors import BadRequest, PayloadTooLarge
+from ragapi_common.errors import BadRequest, PayloadTooLarge, ValidationFailed
 
 from .sniff import HEAD_BYTES
 
-FILE_FIELDS = ("files", "file")
+#: The parts an upload may have: files under ``files``, at most one ``metadata``.
+FILES, METADATA = "files", "metadata"
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,8 @@ class MultipartReader:
         }
 
     async def read(self, stream: AsyncIterator[bytes]) -> ReceivedForm:
-        """Consume ``stream``; 413 past a limit, 400 if the body is not valid multipart."""
+        """Consume ``stream``; 413 past a limit, 400 if the body is not valid multipart, 422
+        at the first part that is neither ``files`` nor the one ``metadata``."""
         try:
             await self._consume(stream)
         finally:
@@ -166,9 +168,11 @@ class MultipartReader:
     async def _open(self, part: _Part) -> None:
         _, options = parse_options_header(part.headers.get("content-disposition", ""))
         part.name = options.get(b"name", b"").decode("utf-8", "replace")
+        if part.name == METADATA and METADATA not in self.form.fields:
+            return  # kept as a field, even when the client sent it as a file
+        if part.name != FILES:
+            raise _unexpected(part.name)
         filename = options.get(b"filename")
-        if filename is None and part.name not in FILE_FIELDS:
-            return
         if len(self.form.files) >= self.limits.files:
             raise PayloadTooLarge(f"more than {self.limits.files} files in one request")
         path = self.directory / f"part-{len(self.form.files)}"
@@ -206,3 +210,11 @@ class MultipartReader:
         if part is not None and part.out is not None:
             await part.out.close()
             part.out = None
+
+
+def _unexpected(name: str) -> ValidationFailed:
+    what = "a second 'metadata' part" if name == METADATA else f"a part named {name!r}"
+    return ValidationFailed(
+        f"{what} is not accepted: an upload has 'files' parts and at most one 'metadata' part",
+        details=[{"field": name, "message": "unexpected part"}],
+    )
