@@ -1,14 +1,34 @@
-"""A revoked key stops working in another process within 1 s (the contract's promise)."""
+"""A revoked key stops working on every process within 1 s (the contract's promise): by the
+revocation event, by the cache's short life when the event is lost, and without a lookup that
+was in flight at the time refilling the cache."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
+import pytest
+from redis.asyncio import Redis
 
+from ragapi_common.auth import TenantAuth
+from ragapi_common.bus import Bus, Endpoint
+from ragapi_common.contracts import subjects
+from ragapi_common.contracts.payloads import ResolveKeyRequest, TenantContext, TenantEvent
+from ragapi_common.errors import DependencyUnavailable, Unauthorized
+from ragapi_common.secrets import hash_api_key
+from ragapi_ingest.app import create_app as create_ingest_app
+from ragapi_ingest.settings import IngestSettings
+from ragapi_query.app import create_app as create_query_app
+from ragapi_query.settings import QuerySettings
+from ragapi_tenants.store import TenantStore
 from tests.conftest import TenantFactory
+from tests.support.apps import running
 
 
 async def test_revocation_reaches_a_second_process_within_a_second(
@@ -39,3 +59,131 @@ async def test_revocation_reaches_a_second_process_within_a_second(
         if probe.returncode is None:
             probe.kill()
         await probe.wait()
+
+
+@asynccontextmanager
+async def _instances(common_settings: dict[str, Any]) -> AsyncIterator[list[Instance]]:
+    """Two ingest apps and a query app: separate processes' worth of state (each its own NATS
+    connection and key cache), all on the same NATS, with their default settings."""
+    apps = [
+        (create_ingest_app(IngestSettings(run_workers=False, **common_settings)), "/v1/documents"),
+        (create_ingest_app(IngestSettings(run_workers=False, **common_settings)), "/v1/documents"),
+        (create_query_app(QuerySettings(**common_settings)), "/v1/models"),
+    ]
+    async with AsyncExitStack() as stack:
+        yield [Instance(await stack.enter_async_context(running(app)), path) for app, path in apps]
+
+
+@dataclass(frozen=True)
+class Instance:
+    client: httpx.AsyncClient
+    path: str
+
+    async def status(self, api_key: str) -> int:
+        headers = {"authorization": f"Bearer {api_key}"}
+        return (await self.client.get(self.path, headers=headers)).status_code
+
+
+async def _refused_after(instances: list[Instance], api_key: str, since: float) -> list[float]:
+    """Seconds from ``since`` until each instance answered 401 (polled; a harness deadline)."""
+    refused: dict[int, float] = {}
+    async with asyncio.timeout(10):
+        while len(refused) < len(instances):
+            for index, instance in enumerate(instances):
+                if index not in refused and await instance.status(api_key) == 401:
+                    refused[index] = time.monotonic() - since
+            await asyncio.sleep(0.005)
+    return [refused[index] for index in range(len(instances))]
+
+
+async def test_every_instance_refuses_a_revoked_key_within_a_second(
+    common_settings: dict[str, Any],
+    tenants_client: httpx.AsyncClient,
+    tenant_factory: TenantFactory,
+) -> None:
+    tenant = await tenant_factory()
+    key = (await tenants_client.post(f"/v1/tenants/{tenant.id}/keys")).json()
+    async with _instances(common_settings) as instances:
+        assert [await each.status(key["api_key"]) for each in instances] == [200, 200, 200]
+        response = await tenants_client.delete(f"/v1/tenants/{tenant.id}/keys/{key['key_id']}")
+        revoked_at = time.monotonic()
+        assert response.status_code == 204
+        assert max(await _refused_after(instances, key["api_key"], revoked_at)) < 1.0
+        # The tenant's other key still works everywhere.
+        assert [await each.status(tenant.api_key) for each in instances] == [200, 200, 200]
+
+
+async def test_a_lost_revocation_event_still_stops_the_key_within_a_second(
+    common_settings: dict[str, Any],
+    tenants_client: httpx.AsyncClient,
+    tenant_factory: TenantFactory,
+    redis: Redis,
+) -> None:
+    """A process that misses the event (its NATS connection was down at that moment) has only
+    its cache's lifetime to go by: that must keep the contract's 1 s too."""
+    tenant = await tenant_factory()
+    key = (await tenants_client.post(f"/v1/tenants/{tenant.id}/keys")).json()
+    async with _instances(common_settings) as instances:
+        assert [await each.status(key["api_key"]) for each in instances] == [200, 200, 200]
+        await TenantStore(redis).revoke_key(tenant.id, key["key_id"])  # no event is sent
+        revoked_at = time.monotonic()
+        assert max(await _refused_after(instances, key["api_key"], revoked_at)) < 1.0
+
+
+async def test_a_lookup_in_flight_during_the_revocation_is_not_cached(nats_url: str) -> None:
+    """The answer of a lookup sent before the revocation can arrive after its event: it may
+    serve the request that asked, never the ones after it. A scripted tenants endpoint on
+    the real NATS holds its answer until the event has been handled."""
+    context = TenantContext(tenant_id="race", name="race", key_id="key_1")
+    asked, answer_now = asyncio.Event(), asyncio.Event()
+    answers: list[TenantContext | None] = [context, None]
+
+    async def resolve(request: ResolveKeyRequest) -> TenantContext:
+        if request.api_key == "rk_ping":
+            return context
+        asked.set()
+        await answer_now.wait()
+        answer = answers.pop(0)
+        if answer is None:
+            raise Unauthorized("unknown or revoked API key")
+        return answer
+
+    tenants = await Bus.connect(nats_url, name="fake-tenants")
+    caller = await Bus.connect(nats_url, name="caller")
+    try:
+        endpoint = Endpoint("resolve", subjects.TENANTS_RESOLVE, ResolveKeyRequest, resolve)
+        await tenants.serve("ragapi-tenants-race", "1.0.0", [endpoint])
+        auth = TenantAuth(caller, ttl_s=30)
+        await auth.start()
+        await _until_answered(caller)  # the endpoint and auth's subscription are in place
+        lookup = asyncio.create_task(auth.resolve("rk_race"))
+        await asyncio.wait_for(asked.wait(), 10)
+        seen = auth.generation
+        event = TenantEvent(tenant_id="race", key_id="key_1", key_hash=hash_api_key("rk_race"))
+        await tenants.publish(subjects.EVENT_KEY_REVOKED, event)
+        async with asyncio.timeout(10):
+            while True:  # until this process has handled the event
+                if auth.generation > seen:
+                    break
+                await asyncio.sleep(0.005)
+        answer_now.set()
+        assert (await lookup).tenant_id == "race"  # asked before the revocation: answered
+        with pytest.raises(Unauthorized):
+            await auth.resolve("rk_race")  # asked again, not served from the cache
+    finally:
+        await caller.close()
+        await tenants.close()
+
+
+async def _until_answered(caller: Bus) -> None:
+    """NATS handles one connection's messages in order: once a request of ``caller`` is
+    answered, its earlier subscriptions are registered, and so is the endpoint."""
+    async with asyncio.timeout(10):
+        while True:
+            try:
+                await caller.request(
+                    subjects.TENANTS_RESOLVE, ResolveKeyRequest(api_key="rk_ping"), TenantContext
+                )
+                return
+            except DependencyUnavailable:
+                await asyncio.sleep(0.02)

@@ -1,8 +1,13 @@
 """Who is calling: the admin token for ``/v1/tenants*``, a tenant API key elsewhere.
 
 :class:`TenantAuth` resolves a key through the tenants service (``tenants.resolve``
-over NATS) and caches the answer; tenant events drop cached entries at once, so
-a revoked key stops working everywhere within the event's delivery time.
+over NATS) and caches the answer briefly. A revoked key stops working on every process:
+
+- when the revocation event arrives, which drops the cached entry (milliseconds);
+- at the latest when the entry expires, ``ttl_s`` after its lookup was sent (under 1 s),
+  for a process that missed the event (its NATS connection was down at that moment);
+- a lookup in flight when any tenant event arrives answers the request that asked but is
+  not cached: its answer may predate the event.
 """
 
 from __future__ import annotations
@@ -44,10 +49,12 @@ def require_admin(request: Request, admin_token: str) -> None:
 class TenantAuth:
     """API key -> :class:`TenantContext`, cached with a TTL and event invalidation."""
 
-    def __init__(self, bus: Bus, *, ttl_s: float = 30.0, max_entries: int = 10_000) -> None:
+    def __init__(self, bus: Bus, *, ttl_s: float = 0.5, max_entries: int = 10_000) -> None:
         self.bus = bus
         self.ttl_s = ttl_s
         self.max_entries = max_entries
+        #: Tenant events seen: a lookup sent before the latest one is not cached.
+        self.generation = 0
         self._cache: OrderedDict[str, tuple[float, TenantContext]] = OrderedDict()
         self._pending: dict[str, asyncio.Future[TenantContext]] = {}
 
@@ -55,6 +62,7 @@ class TenantAuth:
         await self.bus.subscribe(subjects.EVENT_TENANT_ANY, TenantEvent, self._on_event)
 
     async def _on_event(self, subject: str, event: TenantEvent) -> None:
+        self.generation += 1
         if subject == subjects.EVENT_KEY_REVOKED and event.key_hash:
             self._cache.pop(event.key_hash, None)
             self._pending.pop(event.key_hash, None)
@@ -86,10 +94,13 @@ class TenantAuth:
         return await asyncio.shield(pending)
 
     async def _fetch(self, api_key: str, key_hash: str) -> TenantContext:
+        sent_at, generation = time.monotonic(), self.generation
         ctx = await self.bus.request(
             subjects.TENANTS_RESOLVE, ResolveKeyRequest(api_key=api_key), TenantContext
         )
-        self._cache[key_hash] = (time.monotonic() + self.ttl_s, ctx)
+        if generation != self.generation:
+            return ctx  # a tenant event arrived meanwhile: this answer may be stale
+        self._cache[key_hash] = (sent_at + self.ttl_s, ctx)
         while len(self._cache) > self.max_entries:
             self._cache.popitem(last=False)
         return ctx
