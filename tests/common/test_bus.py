@@ -18,26 +18,31 @@ from ragapi_common.contracts.payloads import (
     TenantEvent,
 )
 from ragapi_common.errors import DependencyUnavailable, NotFound, Unauthorized
+from ragapi_common.secrets import hash_api_key
 
 
 async def test_request_reply_maps_remote_errors(bus: Bus) -> None:
     subject = f"test.resolve.{uuid.uuid4().hex}"
 
     async def resolve(req: ResolveKeyRequest) -> TenantContext:
-        if req.api_key != "good":
+        if req.key_hash != hash_api_key("good"):
             raise Unauthorized("unknown key")
         return TenantContext(tenant_id="acme", name="Acme")
 
     await bus.serve("test-svc", "1.0.0", [Endpoint("resolve", subject, ResolveKeyRequest, resolve)])
-    ctx = await bus.request(subject, ResolveKeyRequest(api_key="good"), TenantContext)
+    ctx = await bus.request(
+        subject, ResolveKeyRequest(key_hash=hash_api_key("good")), TenantContext
+    )
     assert ctx.tenant_id == "acme"
     with pytest.raises(Unauthorized, match="unknown key"):
-        await bus.request(subject, ResolveKeyRequest(api_key="bad"), TenantContext)
+        await bus.request(subject, ResolveKeyRequest(key_hash=hash_api_key("bad")), TenantContext)
 
 
 async def test_request_without_responder_is_unavailable(bus: Bus) -> None:
     with pytest.raises(DependencyUnavailable):
-        await bus.request("test.nobody", ResolveKeyRequest(api_key="x"), TenantContext)
+        await bus.request(
+            "test.nobody", ResolveKeyRequest(key_hash=hash_api_key("x")), TenantContext
+        )
 
 
 async def test_events_reach_subscribers(bus: Bus) -> None:

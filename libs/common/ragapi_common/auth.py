@@ -1,7 +1,8 @@
 """Who is calling: the admin token for ``/v1/tenants*``, a tenant API key elsewhere.
 
 :class:`TenantAuth` resolves a key through the tenants service (``tenants.resolve``
-over NATS) and caches the answer; tenant events drop cached entries at once, so
+over NATS, by the key's sha256: the key itself never leaves this process) and
+caches the answer; tenant events drop cached entries at once, so
 a revoked key stops working everywhere within the event's delivery time.
 """
 
@@ -80,14 +81,15 @@ class TenantAuth:
         # of identical requests to the tenants service.
         pending = self._pending.get(key_hash)
         if pending is None:
-            pending = asyncio.ensure_future(self._fetch(api_key, key_hash))
+            pending = asyncio.ensure_future(self._fetch(key_hash))
             self._pending[key_hash] = pending
             pending.add_done_callback(lambda done: self._forget(key_hash, done))
         return await asyncio.shield(pending)
 
-    async def _fetch(self, api_key: str, key_hash: str) -> TenantContext:
+    async def _fetch(self, key_hash: str) -> TenantContext:
+        # Only the hash travels: a subscriber on the bus learns no usable key.
         ctx = await self.bus.request(
-            subjects.TENANTS_RESOLVE, ResolveKeyRequest(api_key=api_key), TenantContext
+            subjects.TENANTS_RESOLVE, ResolveKeyRequest(key_hash=key_hash), TenantContext
         )
         self._cache[key_hash] = (time.monotonic() + self.ttl_s, ctx)
         while len(self._cache) > self.max_entries:
