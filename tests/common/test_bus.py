@@ -10,7 +10,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from ragapi_common.bus import Bus, Endpoint, JobContext, PermanentJobError, WorkerSpec
+from ragapi_common.bus import (
+    Bus,
+    Endpoint,
+    JobContext,
+    PermanentJobError,
+    WorkerSpec,
+    _without_credentials,
+)
 from ragapi_common.contracts.payloads import (
     PurgeJob,
     ResolveKeyRequest,
@@ -133,3 +140,12 @@ async def test_file_store_streams_both_ways(bus: Bus) -> None:
     assert await bus.files.delete(name)
     with pytest.raises(NotFound):
         await bus.files.read_bytes(name)
+
+
+def test_a_server_is_named_without_its_credentials() -> None:
+    """What a connection error says about the URL (a URL may carry a user and password)."""
+    assert _without_credentials("nats://svc:hunter2@nats:4222") == "nats://nats:4222"
+    assert _without_credentials("nats://a:1@h1:4222,nats://b:2@h2:4222") == (
+        "nats://h1:4222,nats://h2:4222"
+    )
+    assert _without_credentials("nats://nats:4222") == "nats://nats:4222"

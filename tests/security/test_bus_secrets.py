@@ -13,14 +13,18 @@ from typing import Any
 import httpx
 import pytest
 
+from ragapi_common.bus import Bus
+from ragapi_common.contracts import subjects
 from ragapi_common.secrets import hash_api_key
 from tests.ocr import documents as docs
 from tests.ocr.fake_vllm import FakeVllm
+from tests.security.conftest import SPY, SecureNats
 from tests.security.spy import Capture, spying
-from tests.security.stack import four_services
+from tests.security.stack import Services, four_services
 from tests.support.fake_provider import CHAT, EMBEDDINGS, FakeProvider
 
 SECTIONS = ("llm", "embedding", "rerank", "vlm", "ocr")
+TENANT = "secretive"
 
 
 @pytest.fixture
@@ -79,42 +83,73 @@ def assert_nothing_secret(capture: Capture, api_key: str, keys: dict[str, str]) 
     )
 
 
+async def whole_flow(services: Services, files: Bus, config: dict[str, Any]) -> str:
+    """Create a tenant, ingest a text and a scan, OCR, query, delete a document, delete the
+    tenant and wait for its purge; the tenant's API key."""
+    created = await services.tenants.post("/v1/tenants", json={"id": TENANT, "config": config})
+    assert created.status_code == 201, created.text
+    api_key: str = created.json()["api_key"]
+    headers = {"authorization": f"Bearer {api_key}"}
+
+    scan, _ = docs.scanned_pdf()
+    text = ("notes.md", b"# Notes\n\nThe quarterly invoice 4711 was paid by ACME in full.")
+    upload = await services.ingest.post(
+        "/v1/documents", files=[("files", ("scan.pdf", scan)), ("files", text)], headers=headers
+    )
+    assert upload.status_code == 202, upload.text
+    task = await wait_task(services.ingest, headers, upload.json()["task_id"])
+    assert task["status"] == "succeeded", task
+
+    ocr = await services.ocr.post("/v1/ocr", files={"file": ("scan.pdf", scan)}, headers=headers)
+    assert ocr.status_code == 200, ocr.text
+    query = await services.query.post(
+        "/v1/query", json={"query": "Who paid invoice 4711?"}, headers=headers
+    )
+    assert query.status_code == 200, query.text
+
+    notes = next(doc["doc_id"] for doc in task["documents"] if doc["name"] == "notes.md")
+    deleted = await services.ingest.delete(f"/v1/documents/{notes}", headers=headers)
+    assert deleted.status_code == 202, deleted.text
+    removal = await wait_task(services.ingest, headers, deleted.json()["task_id"])
+    assert removal["status"] == "succeeded", removal
+
+    assert (await services.tenants.delete(f"/v1/tenants/{TENANT}")).status_code == 202
+    async with asyncio.timeout(60):  # harness deadline
+        while True:
+            if not await files.files.names(prefix=f"{TENANT}/"):
+                return api_key
+            await asyncio.sleep(0.1)
+
+
 async def test_a_subscriber_on_everything_sees_no_secret(
-    common_settings: dict[str, Any], redis: object, fake: FakeProvider, vllm: FakeVllm
+    common_settings: dict[str, Any],
+    secure_nats: SecureNats,
+    redis: object,
+    fake: FakeProvider,
+    vllm: FakeVllm,
 ) -> None:
+    """Each service on its own NATS user; the whole flow also needs no subject beyond its
+    permissions (the server refused nothing)."""
     keys = provider_secrets()
+    refused_before = len(secure_nats.violations())
     async with (
-        four_services(lambda service: common_settings) as services,
-        spying(common_settings["nats_url"]) as capture,
+        four_services(
+            lambda service: {**common_settings, **secure_nats.settings(service)}
+        ) as services,
+        spying(secure_nats.url, **secure_nats.auth(SPY)) as capture,
     ):
-        body = {"id": "secretive", "config": tenant_config(fake, vllm, keys)}
-        created = await services.tenants.post("/v1/tenants", json=body)
-        assert created.status_code == 201, created.text
-        api_key = created.json()["api_key"]
-        headers = {"authorization": f"Bearer {api_key}"}
+        files = await Bus.connect(secure_nats.url, name="files", **secure_nats.auth(SPY))
+        try:
+            api_key = await whole_flow(services, files, tenant_config(fake, vllm, keys))
+        finally:
+            await files.close()
 
-        scan, _ = docs.scanned_pdf()
-        text = ("notes.md", b"# Notes\n\nThe quarterly invoice 4711 was paid by ACME in full.")
-        upload = await services.ingest.post(
-            "/v1/documents", files=[("files", ("scan.pdf", scan)), ("files", text)], headers=headers
-        )
-        assert upload.status_code == 202, upload.text
-        task = await wait_task(services.ingest, headers, upload.json()["task_id"])
-        assert task["status"] == "succeeded", task
-
-        ocr = await services.ocr.post(
-            "/v1/ocr", files={"file": ("scan.pdf", scan)}, headers=headers
-        )
-        assert ocr.status_code == 200, ocr.text
-        query = await services.query.post(
-            "/v1/query", json={"query": "Who paid invoice 4711?"}, headers=headers
-        )
-        assert query.status_code == 200, query.text
-
+    assert secure_nats.violations()[refused_before:] == []
     assert_nothing_secret(capture, api_key, keys)
+    assert capture.on(subjects.JOB_DELETE)
+    assert capture.on(subjects.JOB_PURGE)
     # ... and each provider still got its own key, opened where it is called.
     assert fake.requests_to(CHAT)[0]["headers"]["authorization"] == f"Bearer {keys['llm']}"
-    assert (
-        fake.requests_to(EMBEDDINGS)[0]["headers"]["authorization"] == f"Bearer {keys['embedding']}"
-    )
+    embedded = fake.requests_to(EMBEDDINGS)[0]["headers"]["authorization"]
+    assert embedded == f"Bearer {keys['embedding']}"
     assert vllm.requests_to(CHAT)[0]["headers"]["authorization"] == f"Bearer {keys['ocr']}"
