@@ -1,9 +1,11 @@
-"""A NATS connection that records every message it is allowed to see (payload and headers)."""
+"""Recorders for what could carry a secret: every NATS message a connection may see (payload
+and headers), and every log record."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 
 import nats
@@ -45,3 +47,38 @@ async def spying(url: str, **auth: str) -> AsyncIterator[Capture]:
         yield capture
     finally:
         await client.drain()
+
+
+class LogCapture(logging.Handler):
+    """Every log record of the block, at DEBUG, as text: the message, the exception and
+    every extra field (the services' own handlers keep their level)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.texts: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        exc = logging.Formatter().formatException(record.exc_info) if record.exc_info else ""
+        self.texts.append(f"{record.getMessage()} {exc} {record.__dict__!r}")
+
+    def containing(self, secret: str) -> list[str]:
+        return [text[:200] for text in self.texts if secret in text]
+
+
+@contextmanager
+def capturing_logs(*loggers: str) -> Iterator[LogCapture]:
+    """Capture the root logger and ``loggers`` (those that do not propagate) at DEBUG."""
+    capture = LogCapture()
+    targets = [logging.getLogger(), *(logging.getLogger(name) for name in loggers)]
+    saved = [(target, target.level, list(target.handlers)) for target in targets]
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(max(handler.level, logging.INFO))
+    for target in targets:
+        target.setLevel(logging.DEBUG)
+        target.addHandler(capture)
+    try:
+        yield capture
+    finally:
+        for target, level, handlers in saved:
+            target.setLevel(level)
+            target.handlers[:] = handlers

@@ -1,25 +1,28 @@
 """Nothing secret travels the bus in clear: a subscriber on ``>`` during a whole ingest (text
-and a scanned PDF read by the DeepSeek engine), an OCR call and a query sees neither the
-tenant's API key nor any provider secret of its config, while every provider still gets
-its own key."""
+and a scanned PDF read by the DeepSeek engine), an OCR call, a query, a deletion and a
+tenant's purge sees neither the tenant's API key nor any provider secret of its config; no
+log line or span carries one; and every provider still gets its own key."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from ragapi_common import tracing
 from ragapi_common.bus import Bus
 from ragapi_common.contracts import subjects
 from ragapi_common.secrets import hash_api_key
 from tests.ocr import documents as docs
 from tests.ocr.fake_vllm import FakeVllm
 from tests.security.conftest import SPY, SecureNats
-from tests.security.spy import Capture, spying
+from tests.security.spy import Capture, capturing_logs, spying
 from tests.security.stack import Services, four_services
 from tests.support.fake_provider import CHAT, EMBEDDINGS, FakeProvider
 
@@ -121,15 +124,38 @@ async def whole_flow(services: Services, files: Bus, config: dict[str, Any]) -> 
             await asyncio.sleep(0.1)
 
 
-async def test_a_subscriber_on_everything_sees_no_secret(
+@pytest.fixture
+async def spans(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[InMemorySpanExporter]:
+    """Tracing on (so trace headers travel the bus too), spans kept in memory."""
+    for key in list(os.environ):
+        if key.startswith("OTEL_"):
+            monkeypatch.delenv(key)
+    exporter = InMemorySpanExporter()
+    assert tracing.configure("security-test", exporter=exporter)
+    yield exporter
+    await asyncio.to_thread(tracing.shutdown)
+
+
+def span_texts(exporter: InMemorySpanExporter) -> list[str]:
+    """Every span as text: name, attributes, events, status."""
+    return [
+        f"{span.name} {dict(span.attributes or {})} {span.status.description} "
+        + " ".join(f"{event.name} {dict(event.attributes or {})}" for event in span.events)
+        for span in exporter.get_finished_spans()
+    ]
+
+
+async def test_no_secret_on_the_bus_in_logs_or_in_traces(
     common_settings: dict[str, Any],
     secure_nats: SecureNats,
     redis: object,
     fake: FakeProvider,
     vllm: FakeVllm,
+    spans: InMemorySpanExporter,
 ) -> None:
-    """Each service on its own NATS user; the whole flow also needs no subject beyond its
-    permissions (the server refused nothing)."""
+    """A subscriber on ``>`` sees neither the tenant's key nor a provider secret, and no log
+    record (at DEBUG) or span carries one either. Each service is on its own NATS user: the
+    whole flow also needs no subject beyond its permissions (the server refused nothing)."""
     keys = provider_secrets()
     refused_before = len(secure_nats.violations())
     async with (
@@ -140,7 +166,8 @@ async def test_a_subscriber_on_everything_sees_no_secret(
     ):
         files = await Bus.connect(secure_nats.url, name="files", **secure_nats.auth(SPY))
         try:
-            api_key = await whole_flow(services, files, tenant_config(fake, vllm, keys))
+            with capturing_logs("lightrag") as logs:
+                api_key = await whole_flow(services, files, tenant_config(fake, vllm, keys))
         finally:
             await files.close()
 
@@ -148,6 +175,16 @@ async def test_a_subscriber_on_everything_sees_no_secret(
     assert_nothing_secret(capture, api_key, keys)
     assert capture.on(subjects.JOB_DELETE)
     assert capture.on(subjects.JOB_PURGE)
+    assert any("traceparent" in headers for _, _, headers in capture.messages)
+
+    assert await asyncio.to_thread(tracing.flush, 10)
+    traced = span_texts(spans)
+    assert any("ragapi.tenant_id" in text for text in traced)
+    assert len(logs.texts) > 100  # DEBUG records of every part were seen
+    for name, secret in {"api_key": api_key, **keys}.items():
+        assert logs.containing(secret) == [], name
+        assert [text for text in traced if secret in text] == [], name
+
     # ... and each provider still got its own key, opened where it is called.
     assert fake.requests_to(CHAT)[0]["headers"]["authorization"] == f"Bearer {keys['llm']}"
     embedded = fake.requests_to(EMBEDDINGS)[0]["headers"]["authorization"]
