@@ -10,7 +10,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from ragapi_common.bus import Bus, Endpoint, JobContext, PermanentJobError, WorkerSpec
+from ragapi_common.bus import (
+    Bus,
+    Endpoint,
+    JobContext,
+    PermanentJobError,
+    WorkerSpec,
+    _without_credentials,
+)
 from ragapi_common.contracts.payloads import (
     PurgeJob,
     ResolveKeyRequest,
@@ -18,26 +25,31 @@ from ragapi_common.contracts.payloads import (
     TenantEvent,
 )
 from ragapi_common.errors import DependencyUnavailable, NotFound, Unauthorized
+from ragapi_common.secrets import hash_api_key
 
 
 async def test_request_reply_maps_remote_errors(bus: Bus) -> None:
     subject = f"test.resolve.{uuid.uuid4().hex}"
 
     async def resolve(req: ResolveKeyRequest) -> TenantContext:
-        if req.api_key != "good":
+        if req.key_hash != hash_api_key("good"):
             raise Unauthorized("unknown key")
         return TenantContext(tenant_id="acme", name="Acme")
 
     await bus.serve("test-svc", "1.0.0", [Endpoint("resolve", subject, ResolveKeyRequest, resolve)])
-    ctx = await bus.request(subject, ResolveKeyRequest(api_key="good"), TenantContext)
+    ctx = await bus.request(
+        subject, ResolveKeyRequest(key_hash=hash_api_key("good")), TenantContext
+    )
     assert ctx.tenant_id == "acme"
     with pytest.raises(Unauthorized, match="unknown key"):
-        await bus.request(subject, ResolveKeyRequest(api_key="bad"), TenantContext)
+        await bus.request(subject, ResolveKeyRequest(key_hash=hash_api_key("bad")), TenantContext)
 
 
 async def test_request_without_responder_is_unavailable(bus: Bus) -> None:
     with pytest.raises(DependencyUnavailable):
-        await bus.request("test.nobody", ResolveKeyRequest(api_key="x"), TenantContext)
+        await bus.request(
+            "test.nobody", ResolveKeyRequest(key_hash=hash_api_key("x")), TenantContext
+        )
 
 
 async def test_events_reach_subscribers(bus: Bus) -> None:
@@ -128,3 +140,12 @@ async def test_file_store_streams_both_ways(bus: Bus) -> None:
     assert await bus.files.delete(name)
     with pytest.raises(NotFound):
         await bus.files.read_bytes(name)
+
+
+def test_a_server_is_named_without_its_credentials() -> None:
+    """What a connection error says about the URL (a URL may carry a user and password)."""
+    assert _without_credentials("nats://svc:hunter2@nats:4222") == "nats://nats:4222"
+    assert _without_credentials("nats://a:1@h1:4222,nats://b:2@h2:4222") == (
+        "nats://h1:4222,nats://h2:4222"
+    )
+    assert _without_credentials("nats://nats:4222") == "nats://nats:4222"

@@ -38,6 +38,7 @@ from ragapi_common.contracts.payloads import (
 from ragapi_common.errors import Unauthorized
 from ragapi_common.logs import JsonFormatter, tenant_id_var
 from ragapi_common.metrics import Metrics
+from ragapi_common.secrets import hash_api_key
 from ragapi_common.web import build_app
 from tests.support.apps import running
 
@@ -239,14 +240,14 @@ async def test_request_reply_carries_the_trace(bus: Bus, spans: InMemorySpanExpo
 
     async def resolve(req: ResolveKeyRequest) -> TenantContext:
         inside.append(tracing.current_ids())
-        if req.api_key != "good":
+        if req.key_hash != hash_api_key("good"):
             raise Unauthorized("unknown key")
         return TenantContext(tenant_id="acme", name="Acme")
 
     await bus.serve(
         "test-trace", "1.0.0", [Endpoint("resolve", subject, ResolveKeyRequest, resolve)]
     )
-    await bus.request(subject, ResolveKeyRequest(api_key="good"), TenantContext)
+    await bus.request(subject, ResolveKeyRequest(key_hash=hash_api_key("good")), TenantContext)
     by_kind = {span.kind: span for span in (await finished(spans)).values()}
     client, server = by_kind[SpanKind.CLIENT], by_kind[SpanKind.SERVER]
     assert server.name == f"process {subject}"
@@ -257,7 +258,7 @@ async def test_request_reply_carries_the_trace(bus: Bus, spans: InMemorySpanExpo
 
     spans.clear()
     with pytest.raises(Unauthorized):
-        await bus.request(subject, ResolveKeyRequest(api_key="bad"), TenantContext)
+        await bus.request(subject, ResolveKeyRequest(key_hash=hash_api_key("bad")), TenantContext)
     failed = await finished(spans)
     assert failed[f"send {subject}"].status.status_code == StatusCode.ERROR
     answered = failed[f"process {subject}"]

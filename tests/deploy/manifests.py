@@ -88,24 +88,48 @@ def pod_templates(objs: tuple[Obj, ...]) -> dict[str, Obj]:
     }
 
 
-def config_data(objs: tuple[Obj, ...], env: str) -> dict[str, str]:
-    """What the services read through envFrom: the ConfigMap plus the Secret's keys.
+#: Secrets made outside git in prod, and the file documenting their keys there.
+EXAMPLES = {"ragapi-secrets": "secrets.example.env", "ragapi-nats-users": "nats-users.example.env"}
 
-    In prod the Secret is made outside git; its keys are those of secrets.example.env.
-    """
-    (config,) = [o for o in objs if o["kind"] == "ConfigMap" and _named(o, "ragapi-config")]
-    data = dict(config["data"])
-    secrets = [o for o in objs if o["kind"] == "Secret" and _named(o, "ragapi-secrets")]
+
+def secret_data(objs: tuple[Obj, ...], env: str, name: str) -> dict[str, str]:
+    """The keys and values of Secret ``name``: rendered in dev; in prod, where it is made
+    outside git, those of its example file."""
+    secrets = [o for o in objs if o["kind"] == "Secret" and _named(o, name)]
     if secrets:
-        for key, value in secrets[0].get("data", {}).items():
-            data[key] = base64.b64decode(value).decode()
-    else:
-        example = K8S / "overlays" / env / "secrets.example.env"
-        for line in example.read_text(encoding="utf-8").splitlines():
-            if line.strip() and not line.startswith("#"):
-                key, _, value = line.partition("=")
-                data[key] = value
-    return data
+        data = secrets[0].get("data", {})
+        return {key: base64.b64decode(value).decode() for key, value in data.items()}
+    example = K8S / "overlays" / env / EXAMPLES[name]
+    values = {}
+    for line in example.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            values[key] = value
+    return values
+
+
+def config_data(objs: tuple[Obj, ...], env: str) -> dict[str, str]:
+    """What the services read through envFrom: the ConfigMap plus the Secret's keys."""
+    return ragapi_config(objs)["data"] | secret_data(objs, env, "ragapi-secrets")
+
+
+def ragapi_config(objs: tuple[Obj, ...]) -> Obj:
+    """The ``ragapi-config`` ConfigMap (its generated name carries a hash)."""
+    (config,) = [o for o in objs if o["kind"] == "ConfigMap" and _named(o, "ragapi-config")]
+    return config
+
+
+def container_env(objs: tuple[Obj, ...], env: str, box: Obj) -> dict[str, str]:
+    """A container's own ``env``, values from Secrets (``secretKeyRef``) looked up."""
+    values = {}
+    for item in box.get("env", []):
+        if "value" in item:
+            values[item["name"]] = item["value"]
+        else:
+            ref = item["valueFrom"]["secretKeyRef"]
+            name = ref["name"] if env == "prod" else ref["name"].rsplit("-", 1)[0]
+            values[item["name"]] = secret_data(objs, env, name)[ref["key"]]
+    return values
 
 
 def _named(obj: Obj, prefix: str) -> bool:

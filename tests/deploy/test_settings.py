@@ -9,7 +9,15 @@ import pytest
 
 from ragapi_cli.services import spec_of
 from ragapi_cli.settings import CliSettings
-from tests.deploy.manifests import OVERLAYS, SERVICES, config_data, container, one, overlay
+from tests.deploy.manifests import (
+    OVERLAYS,
+    SERVICES,
+    config_data,
+    container,
+    container_env,
+    one,
+    overlay,
+)
 
 CASES = [(env, svc) for env in OVERLAYS for svc in SERVICES]
 # Read by the runtime, not by our settings.
@@ -20,8 +28,7 @@ def _pod_environment(env: str, svc: str) -> dict[str, str]:
     objs = overlay(env)
     values = config_data(objs, env)
     box = container(one(objs, "Deployment", f"ragapi-{svc}"))
-    values |= {item["name"]: item["value"] for item in box.get("env", [])}
-    return values
+    return values | container_env(objs, env, box)
 
 
 @pytest.fixture
@@ -54,3 +61,7 @@ def test_the_service_starts_with_its_pod_environment(
     assert settings.nats_url == variables["RAGAPI_NATS_URL"]
     assert settings.admin_token.get_secret_value()
     assert settings.secret_key.get_secret_value()
+    # Its own NATS user; the URL carries no shared credentials.
+    assert settings.nats_user == svc
+    assert settings.nats_password.get_secret_value()
+    assert "@" not in settings.nats_url

@@ -11,10 +11,12 @@ from tests.deploy.manifests import (
     Obj,
     config_data,
     container,
+    container_env,
     of_kind,
     one,
     overlay,
     pod_templates,
+    ragapi_config,
     selects,
 )
 
@@ -160,7 +162,7 @@ def test_required_settings_are_provided_and_secrets_stay_secret(env: str) -> Non
     missing = [key for key in REQUIRED if key not in data]
     assert not missing
     assert data["RAGAPI_STORAGE_PROFILE"] == "postgres", "`local` refuses to run split"
-    (config,) = of_kind(objs, "ConfigMap").values()
+    config = ragapi_config(objs)
     leaked = [k for k in config["data"] if k in SENSITIVE or k.endswith("_API_KEY")]
     assert not leaked, f"secrets in a ConfigMap: {leaked}"
 
@@ -231,6 +233,6 @@ def test_pdbs_cover_every_deployment(env: str) -> None:
 def test_ocr_pool_fits_its_cpu_limit(env: str) -> None:
     """Unset, the OCR pool sizes itself to the node's cores, not the pod's limit."""
     box = container(_deployment(env, "ocr"))
-    variables = {item["name"]: item["value"] for item in box["env"]}
+    variables = container_env(overlay(env), env, box)
     processes = int(variables["RAGAPI_OCR_PROCESSES"])
     assert 1 <= processes <= float(box["resources"]["limits"]["cpu"])

@@ -35,10 +35,12 @@ def nats_server_binary() -> str:
 
 
 @contextlib.contextmanager
-def nats_server(store_dir: Path) -> Iterator[str]:
+def nats_server(store_dir: Path, config: Path | None = None) -> Iterator[str]:
+    """JetStream on a free port; ``config``: a config file too (users, permissions)."""
     port = free_port()
+    argv = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store_dir)]
     proc = subprocess.Popen(
-        [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store_dir)],
+        argv + (["-c", str(config)] if config else []),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -12,7 +12,8 @@ from ragapi_common.bus import Bus
 from ragapi_common.contracts import subjects
 from ragapi_common.contracts.payloads import ResolveKeyRequest, TenantContext, TenantLookupRequest
 from ragapi_common.errors import NotFound, Unauthorized
-from ragapi_common.secrets import hash_api_key
+from ragapi_common.secrets import SecretBox, hash_api_key
+from tests.support.apps import SECRET_KEY
 
 LLM = {"base_url": "http://llm.local/v1", "model": "m1", "api_key": "sk-live-123456789abcd"}
 
@@ -125,7 +126,8 @@ async def test_secrets_encrypted_at_rest_and_masked(
     assert LLM["api_key"].encode() not in dump
     stored = json.loads(await redis.get("ragapi:tenant:sec"))
     assert stored["config"]["llm"]["api_key"].startswith("enc:")
-    # Services on the bus get the secret in clear; a masked value sent back keeps it.
+    # Services on the bus get the secret still encrypted, apart from the config; a masked
+    # value sent back keeps it.
     await tenants_client.patch(
         "/v1/tenants/sec", json={"config": {"llm": {"api_key": "sk-...abcd"}}}
     )
@@ -133,7 +135,9 @@ async def test_secrets_encrypted_at_rest_and_masked(
         subjects.TENANTS_GET, TenantLookupRequest(tenant_id="sec"), TenantContext
     )
     assert ctx.config.llm is not None
-    assert ctx.config.llm.api_key == LLM["api_key"]
+    assert ctx.config.llm.api_key is None
+    assert ctx.sealed == {"llm": stored["config"]["llm"]["api_key"]}
+    assert SecretBox(SECRET_KEY).decrypt(ctx.sealed["llm"]) == LLM["api_key"]
 
 
 async def test_keys_are_stored_only_as_hashes(
@@ -152,16 +156,20 @@ async def test_keys_are_stored_only_as_hashes(
     assert all(set(k) == {"key_id", "created_at"} for k in listed)
 
     ctx = await bus.request(
-        subjects.TENANTS_RESOLVE, ResolveKeyRequest(api_key=api_key), TenantContext
+        subjects.TENANTS_RESOLVE, ResolveKeyRequest(key_hash=hash_api_key(api_key)), TenantContext
     )
     assert (ctx.tenant_id, ctx.key_id) == ("keys", key_id)
     assert (await tenants_client.delete(f"/v1/tenants/keys/keys/{key_id}")).status_code == 204
     with pytest.raises(Unauthorized):
         await bus.request(
-            subjects.TENANTS_RESOLVE, ResolveKeyRequest(api_key=api_key), TenantContext
+            subjects.TENANTS_RESOLVE,
+            ResolveKeyRequest(key_hash=hash_api_key(api_key)),
+            TenantContext,
         )
     # The first key still works.
-    await bus.request(subjects.TENANTS_RESOLVE, ResolveKeyRequest(api_key=first), TenantContext)
+    await bus.request(
+        subjects.TENANTS_RESOLVE, ResolveKeyRequest(key_hash=hash_api_key(first)), TenantContext
+    )
 
 
 async def test_other_tenants_key_id_is_404(tenants_client: httpx.AsyncClient) -> None:
@@ -179,7 +187,9 @@ async def test_delete_tenant_revokes_keys_and_queues_purge(
     await tenants_client.delete("/v1/tenants/gone")
     with pytest.raises(Unauthorized):
         await bus.request(
-            subjects.TENANTS_RESOLVE, ResolveKeyRequest(api_key=api_key), TenantContext
+            subjects.TENANTS_RESOLVE,
+            ResolveKeyRequest(key_hash=hash_api_key(api_key)),
+            TenantContext,
         )
     with pytest.raises(NotFound):
         await bus.request(

@@ -150,14 +150,18 @@ async def _wait_ready(child: ChildServer, probe: bytes, expect: bytes, wait_s: f
     raise EmbeddedServerError(f"{child.name} {state}; end of {child.log_file}:\n{tail}")
 
 
-async def start_nats(data_dir: Path, *, port: int = 0, wait_s: float = 20.0) -> ChildServer:
-    """``nats-server`` with JetStream, its store under ``<data_dir>/nats``."""
+async def start_nats(
+    data_dir: Path, *, port: int = 0, wait_s: float = 20.0, config: Path | None = None
+) -> ChildServer:
+    """``nats-server`` with JetStream, its store under ``<data_dir>/nats``; ``config``: its
+    users and permissions (:mod:`ragapi_cli.nats_auth`)."""
     store = data_dir / "nats"
     await aiofiles.os.makedirs(store, exist_ok=True)
     port = port or free_port()
     log_file = store / "nats-server.log"
     argv = [str(nats_server_executable()), "-a", "127.0.0.1", "-p", str(port), "-js"]
     argv += ["-sd", str(store), "-l", str(log_file)]
+    argv += ["-c", str(config)] if config else []
     child = await _spawn("nats-server", argv, port, f"nats://127.0.0.1:{port}", log_file)
     try:
         await _wait_ready(child, b"", b"INFO", wait_s)
@@ -194,12 +198,17 @@ class Endpoints:
 
 @contextlib.asynccontextmanager
 async def embedded_servers(
-    data_dir: Path, *, nats_url: str | None, redis_url: str | None, grace: float = 10.0
+    data_dir: Path,
+    *,
+    nats_url: str | None,
+    redis_url: str | None,
+    grace: float = 10.0,
+    nats_config: Path | None = None,
 ) -> AsyncIterator[Endpoints]:
     """Start whichever of NATS and Redis has no URL given; stop them on exit, whatever happens."""
     async with contextlib.AsyncExitStack() as stack:
         if nats_url is None:
-            nats = await start_nats(data_dir)
+            nats = await start_nats(data_dir, config=nats_config)
             stack.push_async_callback(nats.stop, grace)
             nats_url = nats.url
         if redis_url is None:

@@ -33,7 +33,7 @@ def _private(path: str, flags: int) -> int:
     return os.open(path, flags, 0o600)
 
 
-async def _write_private(path: Path, text: str) -> None:
+async def write_private(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     async with aiofiles.open(tmp, "w", encoding="utf-8", opener=_private) as handle:
         await handle.write(text)
@@ -54,7 +54,7 @@ async def load_credentials(data_dir: Path, *, admin_token: str, secret_key: str)
             values[name] = secrets.token_urlsafe(32)
     generated = values != saved
     if generated:
-        await _write_private(path, json.dumps(values, indent=2) + "\n")
+        await write_private(path, json.dumps(values, indent=2) + "\n")
     return Credentials(
         admin_token=admin_token or values["admin_token"],
         secret_key=secret_key or values["secret_key"],
@@ -67,4 +67,4 @@ async def default_tenant_done(data_dir: Path) -> bool:
 
 
 async def mark_default_tenant_done(data_dir: Path) -> None:
-    await _write_private(data_dir / DEFAULT_TENANT_MARKER, "default\n")
+    await write_private(data_dir / DEFAULT_TENANT_MARKER, "default\n")

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from ragapi_cli import nats_auth
 from ragapi_cli.embedded import embedded_servers
 from ragapi_cli.gateway import Gateway, Mounted
 from ragapi_cli.services import SERVICES, ServiceSpec, import_service, open_rag_registry
@@ -64,13 +65,14 @@ async def run_up(options: UpOptions) -> int:
     sock = bind(options.host, options.port)
     with contextlib.closing(sock), Stopper().installed() as stopper:
         async with contextlib.AsyncExitStack() as stack:
-            overrides = await _backing_services(stack, env, data_dir, creds)
-            gateway = _build_gateway(services, overrides, stack)
+            overrides, own = await _backing_services(stack, env, data_dir, creds)
+            gateway = _build_gateway(services, overrides, own, stack)
             await stack.enter_async_context(gateway.running())
             # Each service set up logging under its own name; this process is all of them.
             configure_logging("ragapi", env.log_level, json_lines=env.log_json)
             url = _public_url(options.host, sock.getsockname()[1])
-            announce = functools.partial(_announce, gateway, url, data_dir, creds)
+            events = overrides["nats_url"] if own else None  # ragapi's own NATS, with users
+            announce = functools.partial(_announce, gateway, url, data_dir, creds, events)
             await serve(gateway, sock, stopper, grace=env.shutdown_grace_s, on_started=announce)
             log.info("server stopped; stopping services")
     log.info("ragapi stopped")
@@ -79,14 +81,22 @@ async def run_up(options: UpOptions) -> int:
 
 async def _backing_services(
     stack: contextlib.AsyncExitStack, env: CliSettings, data_dir: Path, creds: Credentials
-) -> dict[str, Any]:
-    """Embedded NATS/Redis where no URL is given; the settings every service then gets."""
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Embedded NATS/Redis where no URL is given; the settings every service then gets, and
+    each service's own (its NATS user, when ragapi runs the NATS server)."""
+    nats_url = env.nats_url if env.given("nats_url") and env.nats_url else None
+    nats_config, own = None, {}
+    if nats_url is None:
+        passwords = await nats_auth.load_passwords(data_dir)
+        nats_config = await nats_auth.write_server_config(data_dir, passwords)
+        own = nats_auth.service_settings(passwords)
     endpoints = await stack.enter_async_context(
         embedded_servers(
             data_dir,
-            nats_url=env.nats_url if env.given("nats_url") and env.nats_url else None,
+            nats_url=nats_url,
             redis_url=env.redis_url if env.given("redis_url") and env.redis_url else None,
             grace=env.shutdown_grace_s,
+            nats_config=nats_config,
         )
     )
     return {
@@ -98,7 +108,7 @@ async def _backing_services(
         # No OCR process until the first OCR job: a laptop that never OCRs never pays for
         # them (docs/decisions/0502-memory.md). A cluster's OCR service warms up at start.
         "ocr_warm_up": False,
-    }
+    }, own
 
 
 class ServiceImportError(ImportError):
@@ -119,9 +129,13 @@ def _import_services() -> list[ServiceSpec]:
 
 
 def _build_gateway(
-    specs: list[ServiceSpec], overrides: dict[str, Any], stack: contextlib.AsyncExitStack
+    specs: list[ServiceSpec],
+    overrides: dict[str, Any],
+    own: dict[str, dict[str, Any]],
+    stack: contextlib.AsyncExitStack,
 ) -> Gateway:
-    """One Metrics for all apps; one LightRAG registry shared by ingest and query."""
+    """One Metrics for all apps; one LightRAG registry shared by ingest and query; each
+    service with its ``own`` settings on top (its NATS user)."""
     metrics = Metrics()
     rag = None
     rag_users = [spec for spec in specs if spec.uses_rag]
@@ -130,7 +144,7 @@ def _build_gateway(
         stack.push_async_callback(rag.close)
     mounted = []
     for spec in specs:
-        settings = spec.settings(**overrides)
+        settings = spec.settings(**overrides, **own.get(spec.name, {}))
         app = spec.create_app(settings, metrics=metrics, rag=rag)
         mounted.append(Mounted(spec.name, app, spec.prefixes))
     return Gateway(mounted, metrics=metrics)
@@ -142,10 +156,15 @@ def _public_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
-async def _announce(gateway: Gateway, url: str, data_dir: Path, creds: Credentials) -> None:
+async def _announce(
+    gateway: Gateway, url: str, data_dir: Path, creds: Credentials, nats_url: str | None
+) -> None:
     say(f"ragapi is up at {url}  (API: {url}/openapi.json, ready: {url}/readyz)")
     saved = f"saved in {data_dir / 'secrets.json'}" if creds.generated else "from the data dir"
     say(f"admin token: {creds.admin_token}  ({saved} unless RAGAPI_ADMIN_TOKEN is set)")
+    if nats_url is not None:
+        users = data_dir / nats_auth.USERS_FILE
+        say(f"events: nats sub 'ragapi.events.>' -s {nats_url} --user debug  (password: {users})")
     if await default_tenant_done(data_dir):
         return
     api_key = await _create_default_tenant(gateway, creds.admin_token)

@@ -1,7 +1,8 @@
 """Who is calling: the admin token for ``/v1/tenants*``, a tenant API key elsewhere.
 
 :class:`TenantAuth` resolves a key through the tenants service (``tenants.resolve``
-over NATS) and caches the answer briefly. A revoked key stops working on every process:
+over NATS, by the key's sha256: the key itself never leaves this process) and caches
+the answer briefly. A revoked key stops working on every process:
 
 - when the revocation event arrives, which drops the cached entry (milliseconds);
 - at the latest when the entry expires, ``ttl_s`` after its lookup was sent (under 1 s),
@@ -88,15 +89,16 @@ class TenantAuth:
         # of identical requests to the tenants service.
         pending = self._pending.get(key_hash)
         if pending is None:
-            pending = asyncio.ensure_future(self._fetch(api_key, key_hash))
+            pending = asyncio.ensure_future(self._fetch(key_hash))
             self._pending[key_hash] = pending
             pending.add_done_callback(lambda done: self._forget(key_hash, done))
         return await asyncio.shield(pending)
 
-    async def _fetch(self, api_key: str, key_hash: str) -> TenantContext:
+    async def _fetch(self, key_hash: str) -> TenantContext:
+        # Only the hash travels: a subscriber on the bus learns no usable key.
         sent_at, generation = time.monotonic(), self.generation
         ctx = await self.bus.request(
-            subjects.TENANTS_RESOLVE, ResolveKeyRequest(api_key=api_key), TenantContext
+            subjects.TENANTS_RESOLVE, ResolveKeyRequest(key_hash=key_hash), TenantContext
         )
         if generation != self.generation:
             return ctx  # a tenant event arrived meanwhile: this answer may be stale

@@ -39,7 +39,12 @@ async def open_resources(settings: CommonSettings, metrics: Metrics) -> AsyncIte
             settings.redis_url, max_connections=settings.redis_max_connections, metrics=metrics
         )
         stack.push_async_callback(redis.aclose)
-        bus = await Bus.connect(settings.nats_url, name=settings.service_name)
+        bus = await Bus.connect(
+            settings.nats_url,
+            name=settings.service_name,
+            user=settings.nats_user,
+            password=settings.nats_password.get_secret_value(),
+        )
         stack.push_async_callback(bus.close)
         lag = LoopLagMonitor(metrics, settings.loop_lag_interval_s)
         lag.start()

@@ -41,7 +41,9 @@ class SecretBox:
 
     def __init__(self, secret_key: str) -> None:
         if not secret_key:
-            raise RagapiError("RAGAPI_SECRET_KEY is not set; provider secrets cannot be stored")
+            raise RagapiError(
+                "RAGAPI_SECRET_KEY is not set; provider secrets cannot be stored or opened"
+            )
         derived = hashlib.sha256(b"ragapi-config-secrets:" + secret_key.encode()).digest()
         self._fernet = Fernet(base64.urlsafe_b64encode(derived))
 

@@ -20,6 +20,9 @@ class CommonSettings(BaseSettings):
 
     service_name: str = "ragapi"
     nats_url: str = "nats://127.0.0.1:4222"
+    # This service's own NATS user (contracts/access.py says what it may do); unset: none.
+    nats_user: str = ""
+    nats_password: SecretStr = SecretStr("")
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_max_connections: int = 64
     admin_token: SecretStr = SecretStr("")

@@ -31,4 +31,4 @@ class Ingest:
     async def tenant(self, request: Request) -> tuple[TenantContext, Effective]:
         """The caller's tenant and its effective limits (401 without a valid key)."""
         ctx = await self.auth.tenant(request)
-        return ctx, resolve(self.settings, ctx.config)
+        return ctx, resolve(self.settings, ctx)

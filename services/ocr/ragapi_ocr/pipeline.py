@@ -48,7 +48,7 @@ class OcrPipeline:
 
     def choose(self, tenant: TenantContext, requested: str | None) -> tuple[OcrEngine, Caller]:
         """The engine for this call and the tenant's endpoint; 422 if it cannot be used."""
-        effective = resolve(self.settings, tenant.config)
+        effective = resolve(self.settings, tenant)
         name = requested or effective.ocr_engine
         engine = self.engines.get(name)
         if engine is None:

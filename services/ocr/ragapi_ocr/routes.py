@@ -77,7 +77,7 @@ class OcrRoutes:
 
     async def ocr(self, request: Request) -> Response:
         tenant = await self.auth.value.tenant(request)
-        max_bytes = resolve(self.settings, tenant.config).max_upload_bytes
+        max_bytes = resolve(self.settings, tenant).max_upload_bytes
         declared = int(request.headers.get("content-length") or 0)
         if declared > max_bytes + _MULTIPART_OVERHEAD:
             raise PayloadTooLarge(f"the upload is larger than {max_bytes} bytes")

@@ -30,7 +30,7 @@ from .settings import OcrSettings
 from .staging import Staging
 
 log = logging.getLogger(__name__)
-DURABLE = "ocr"
+DURABLE = subjects.DURABLE_OCR
 
 
 async def lookup_tenant(bus: Bus, tenant_id: str) -> TenantContext:

@@ -74,7 +74,7 @@ class QueryRunner:
         history: Sequence[Turn] = (),
     ) -> Question:
         """The question with the tenant's defaults filled in (then ``mix``)."""
-        effective = tenancy.resolve(self.settings, tenant.config)
+        effective = tenancy.resolve(self.settings, tenant)
         return Question(
             query=query,
             mode=mode or effective.query_mode or "mix",
@@ -84,7 +84,7 @@ class QueryRunner:
 
     async def admit(self, tenant: TenantContext) -> Ticket:
         """Spend one unit of the tenant's queries/min, then take an in-flight slot."""
-        effective = tenancy.resolve(self.settings, tenant.config)
+        effective = tenancy.resolve(self.settings, tenant)
         await self.limiter.enforce(
             f"{tenant.tenant_id}:queries", per_minute=effective.queries_per_minute
         )

@@ -36,7 +36,8 @@ def validate(raw: dict[str, Any]) -> TenantConfig:
 
 
 class ConfigCodec:
-    """Moves a config between its three forms: clear (bus), stored (encrypted), shown (masked)."""
+    """Moves a config between its forms: stored (encrypted), on the bus (secrets still
+    encrypted, apart from the config), shown (masked)."""
 
     def __init__(self, box: SecretBox) -> None:
         self.box = box
@@ -67,9 +68,16 @@ class ConfigCodec:
                 plain[section]["api_key"] = fn(plain[section]["api_key"])
         return TenantConfig.model_validate(plain)
 
-    def open(self, stored: dict[str, Any]) -> TenantConfig:
-        """Secrets in clear, for services on the bus."""
-        return self._map_secrets(stored, self.box.decrypt)
+    def sealed(self, stored: dict[str, Any]) -> tuple[TenantConfig, dict[str, str]]:
+        """For the bus: the config without its secrets, and each secret as it is stored
+        (encrypted), by section. Only the service calling a provider opens its key."""
+        plain = {k: dict(v) if isinstance(v, dict) else v for k, v in stored.items()}
+        sealed = {}
+        for section in SECRET_SECTIONS:
+            key = plain.get(section, {}).pop("api_key", None)
+            if key is not None:
+                sealed[section] = key
+        return TenantConfig.model_validate(plain), sealed
 
     def masked(self, stored: dict[str, Any]) -> TenantConfig:
         """Secrets masked (``sk-...abcd``), for HTTP answers."""

@@ -93,7 +93,7 @@ class Tenants:
     # --- bus endpoints ---------------------------------------------------------------------
     async def resolve(self, request: ResolveKeyRequest) -> TenantContext:
         try:
-            record, key_id = await self.store.resolve_key(request.api_key)
+            record, key_id = await self.store.resolve_hash(request.key_hash)
         except NotFound as exc:
             raise Unauthorized("unknown or revoked API key") from exc
         return self._context(record, key_id)
@@ -102,9 +102,7 @@ class Tenants:
         return self._context(await self.store.get(request.tenant_id), None)
 
     def _context(self, record: dict[str, Any], key_id: str | None) -> TenantContext:
+        config, sealed = self.codec.sealed(record["config"])
         return TenantContext(
-            tenant_id=record["id"],
-            name=record["name"],
-            key_id=key_id,
-            config=self.codec.open(record["config"]),
+            tenant_id=record["id"], name=record["name"], key_id=key_id, config=config, sealed=sealed
         )

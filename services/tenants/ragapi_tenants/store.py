@@ -135,9 +135,9 @@ class TenantStore:
             await pipe.execute()
         return key_hash
 
-    async def resolve_key(self, api_key: str) -> tuple[dict[str, Any], str]:
-        """The tenant record and key id behind an API key; NotFound if none."""
-        raw = await self.redis.get(_apikey_key(hash_api_key(api_key)))
+    async def resolve_hash(self, key_hash: str) -> tuple[dict[str, Any], str]:
+        """The tenant record and key id behind an API key's hash; NotFound if none."""
+        raw = await self.redis.get(_apikey_key(key_hash))
         if raw is None:
             raise NotFound("unknown API key")
         owner = json.loads(raw)

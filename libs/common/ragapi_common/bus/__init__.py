@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -37,6 +38,7 @@ from pydantic import BaseModel, ValidationError
 
 from ragapi_common import tracing
 from ragapi_common.contracts import subjects
+from ragapi_common.contracts.access import inbox_prefix
 from ragapi_common.errors import DependencyUnavailable, RagapiError, ValidationFailed, from_code
 
 from . import jobs
@@ -85,8 +87,15 @@ class Bus:
         self._services: list[Service] = []
 
     @classmethod
-    async def connect(cls, url: str, *, name: str) -> Bus:
-        """Connect (retrying while the server comes up) and declare the streams."""
+    async def connect(cls, url: str, *, name: str, user: str = "", password: str = "") -> Bus:
+        """Connect (retrying while the server comes up) and declare the streams.
+
+        With a ``user``, replies come to that user's own inbox prefix, the only one
+        its NATS permissions let it subscribe to (:mod:`..contracts.access`).
+        """
+        auth: dict[str, Any] = {}
+        if user:
+            auth = {"user": user, "password": password, "inbox_prefix": inbox_prefix(user)}
         try:
             client = await nats.connect(
                 url,
@@ -95,9 +104,11 @@ class Bus:
                 max_reconnect_attempts=-1,
                 reconnect_time_wait=0.5,
                 allow_reconnect=True,
+                **auth,
             )
         except (OSError, nats.errors.Error) as exc:
-            raise DependencyUnavailable(f"NATS at {url} is unreachable: {exc}") from exc
+            where = _without_credentials(url)
+            raise DependencyUnavailable(f"NATS at {where} is unreachable: {exc}") from exc
         bus = cls(client)
         await bus.ensure_streams()
         return bus
@@ -209,6 +220,11 @@ class Bus:
         worker: Worker[Any] = Worker(self.js, spec)
         await worker.start()
         return worker
+
+
+def _without_credentials(url: str) -> str:
+    """``nats://user:secret@host:4222`` -> ``nats://host:4222``: credentials are never logged."""
+    return re.sub(r"//[^/@,]*@", "//", url)
 
 
 def _messaging(subject: str) -> tracing.Attributes:

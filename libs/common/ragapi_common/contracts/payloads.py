@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .tenant import TenantConfig
+from .tenant import SECRET_SECTIONS, TenantConfig
 
 DocumentStatus = Literal["queued", "parsing", "indexing", "processed", "failed", "deleting"]
 TaskStatus = Literal["queued", "running", "succeeded", "failed", "partial"]
@@ -20,7 +20,9 @@ class Payload(BaseModel):
 
 # --- tenants -------------------------------------------------------------------------------
 class ResolveKeyRequest(Payload):
-    api_key: str
+    """An API key by its sha256 (hex), the form it is stored in: the key never travels."""
+
+    key_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
 class TenantLookupRequest(Payload):
@@ -28,12 +30,25 @@ class TenantLookupRequest(Payload):
 
 
 class TenantContext(Payload):
-    """Who a request acts for. ``config`` carries provider secrets in clear: bus-internal."""
+    """Who a request acts for, and its config without a single secret in clear.
+
+    Each provider ``api_key`` of the config travels in ``sealed`` instead, as it is
+    stored (SecretBox ciphertext, section -> ``enc:...``), and is opened only by the
+    service that calls that provider (:func:`ragapi_common.tenancy.resolve`).
+    """
 
     tenant_id: str
     name: str
     key_id: str | None = None
     config: TenantConfig = Field(default_factory=TenantConfig)
+    sealed: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _no_secret_in_clear(self) -> TenantContext:
+        for section in SECRET_SECTIONS:
+            if getattr(getattr(self.config, section), "api_key", None) is not None:
+                raise ValueError(f"config.{section}.api_key must travel sealed")
+        return self
 
 
 class TenantEvent(Payload):

@@ -20,6 +20,8 @@ OCR_SERVICE: Final = "ragapi-ocr"
 OCR_RUN: Final = "ragapi.ocr.run"
 
 # --- plain events (core NATS, fire and forget) --------------------------------------------
+#: Every event below: what the read-only ``debug`` user may watch.
+EVENTS_ANY: Final = "ragapi.events.>"
 #: TenantEvent: a tenant's name or config changed; drop cached contexts and instances.
 EVENT_TENANT_UPDATED: Final = "ragapi.events.tenant.updated"
 #: TenantEvent: a tenant is gone; drop everything cached for it.
@@ -46,6 +48,13 @@ JOB_INDEX: Final = "ragapi.jobs.index"
 JOB_DELETE: Final = "ragapi.jobs.delete"
 #: PurgeJob: every document, vector, graph node, file and task of a deleted tenant.
 JOB_PURGE: Final = "ragapi.jobs.purge"
+
+#: The durable consumers, one per job subject (NATS permissions name them: contracts/access.py).
+DURABLE_INGEST: Final = "ragapi-ingest"
+DURABLE_OCR: Final = "ocr"
+DURABLE_INDEX: Final = "ragapi-index"
+DURABLE_DELETE: Final = "ragapi-delete"
+DURABLE_PURGE: Final = "ragapi-ingest-purge"
 
 # --- JetStream object store ----------------------------------------------------------------
 #: Uploaded files as ``<tenant>/<doc_id>``; derived artefacts under ``<tenant>/<doc_id>/...``.

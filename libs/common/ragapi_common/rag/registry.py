@@ -85,7 +85,7 @@ class Registry:
 
     async def get(self, tenant: TenantContext) -> LightRagTenant:
         self._start_sweeper()
-        fingerprint = tenant.config.model_dump_json()
+        fingerprint = tenant.model_dump_json(include={"config", "sealed"})
         entry = self._entries.get(tenant.tenant_id)
         if entry is None or entry.fingerprint != fingerprint:
             async with self._lock(tenant.tenant_id):
@@ -101,7 +101,7 @@ class Registry:
             return entry
         if entry is not None:
             await self._unload(tenant.tenant_id)
-        effective = resolve(self._settings, tenant.config)
+        effective = resolve(self._settings, tenant)
         built = await build_tenant(
             self._settings, tenant.tenant_id, effective, self._models, await self.tokenizer()
         )

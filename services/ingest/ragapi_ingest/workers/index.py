@@ -49,7 +49,7 @@ class IndexWorker:
     def spec(self) -> WorkerSpec[IndexJob]:
         s = self.settings
         return WorkerSpec(
-            durable="ragapi-index",
+            durable=subjects.DURABLE_INDEX,
             subject=subjects.JOB_INDEX,
             model=IndexJob,
             handle=self.handle,

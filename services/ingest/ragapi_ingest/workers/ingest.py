@@ -33,7 +33,7 @@ class IngestWorker:
     def spec(self) -> WorkerSpec[IngestJob]:
         s = self.settings
         return WorkerSpec(
-            durable="ragapi-ingest",
+            durable=subjects.DURABLE_INGEST,
             subject=subjects.JOB_INGEST,
             model=IngestJob,
             handle=self.handle,

@@ -43,7 +43,7 @@ class RemovalWorkers:
     def specs(self) -> list[WorkerSpec[DeleteJob] | WorkerSpec[PurgeJob]]:
         s = self.settings
         delete: WorkerSpec[DeleteJob] = WorkerSpec(
-            durable="ragapi-delete",
+            durable=subjects.DURABLE_DELETE,
             subject=subjects.JOB_DELETE,
             model=DeleteJob,
             handle=self.delete,
@@ -53,7 +53,7 @@ class RemovalWorkers:
             ack_wait_s=s.index_ack_wait_s,
         )
         purge: WorkerSpec[PurgeJob] = WorkerSpec(
-            durable="ragapi-ingest-purge",
+            durable=subjects.DURABLE_PURGE,
             subject=subjects.JOB_PURGE,
             model=PurgeJob,
             handle=self.purge,
