@@ -24,7 +24,7 @@ from tests.ocr.fake_vllm import FakeVllm
 from tests.security.conftest import SPY, SecureNats
 from tests.security.spy import Capture, capturing_logs, spying
 from tests.security.stack import Services, four_services
-from tests.support.fake_provider import CHAT, EMBEDDINGS, FakeProvider
+from tests.support.fake_provider import FakeProvider
 
 SECTIONS = ("llm", "embedding", "rerank", "vlm", "ocr")
 TENANT = "secretive"
@@ -185,8 +185,9 @@ async def test_no_secret_on_the_bus_in_logs_or_in_traces(
         assert logs.containing(secret) == [], name
         assert [text for text in traced if secret in text] == [], name
 
-    # ... and each provider still got its own key, opened where it is called.
-    assert fake.requests_to(CHAT)[0]["headers"]["authorization"] == f"Bearer {keys['llm']}"
-    embedded = fake.requests_to(EMBEDDINGS)[0]["headers"]["authorization"]
-    assert embedded == f"Bearer {keys['embedding']}"
-    assert vllm.requests_to(CHAT)[0]["headers"]["authorization"] == f"Bearer {keys['ocr']}"
+    # ... and every provider got its own key (all five were called), opened where it is used.
+    models = {"fake-llm": "llm", "fake-vlm": "vlm", "fake-embedding": "embedding"}
+    models |= {"fake-rerank": "rerank"}
+    seen = {(r["json"].get("model"), r["headers"].get("authorization")) for r in fake.requests}
+    assert seen == {(model, f"Bearer {keys[section]}") for model, section in models.items()}
+    assert {r["headers"].get("authorization") for r in vllm.requests} == {f"Bearer {keys['ocr']}"}
