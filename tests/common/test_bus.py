@@ -18,6 +18,7 @@ from ragapi_common.contracts.payloads import (
     TenantEvent,
 )
 from ragapi_common.errors import DependencyUnavailable, NotFound, Unauthorized
+from tests.ingest.pipeline import eventually
 
 
 async def test_request_reply_maps_remote_errors(bus: Bus) -> None:
@@ -128,3 +129,32 @@ async def test_file_store_streams_both_ways(bus: Bus) -> None:
     assert await bus.files.delete(name)
     with pytest.raises(NotFound):
         await bus.files.read_bytes(name)
+
+
+async def test_worker_stops_fetching_once_its_connection_is_closed(
+    nats_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A closed connection ends the fetch loop (one warning), instead of retrying forever."""
+    own = await Bus.connect(nats_url, name="closing")
+    tenant = f"t{uuid.uuid4().hex[:8]}"
+
+    async def handle(job: PurgeJob, ctx: JobContext) -> None:
+        raise AssertionError("no job is submitted")
+
+    spec = WorkerSpec(
+        durable=f"test-{tenant}",
+        subject=f"ragapi.jobs.test.{tenant}",
+        model=PurgeJob,
+        handle=handle,
+    )
+    worker = await own.start_worker(spec)
+    assert worker.fetching
+    await own.client.close()
+
+    async def ended() -> bool:
+        return not worker.fetching
+
+    await eventually(ended, timeout_s=5)
+    # The loop is over: no later retry can log again.
+    failures = [r for r in caplog.records if spec.durable in r.getMessage()]
+    assert len(failures) <= 1, [r.getMessage() for r in failures]

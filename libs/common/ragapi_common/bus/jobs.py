@@ -79,8 +79,13 @@ def _messaging(subject: str) -> tracing.Attributes:
     return {"messaging.system": "nats", "messaging.destination.name": subject}
 
 
+#: The connection is closed or closing for good: fetching again cannot succeed.
+_CONNECTION_GONE = (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError)
+
+
 class Worker(Generic[J]):
-    """Runs a :class:`WorkerSpec` until :meth:`stop`: fetch, handle, settle."""
+    """Runs a :class:`WorkerSpec` until :meth:`stop` (or its connection closes): fetch,
+    handle, settle."""
 
     def __init__(self, js: JetStreamContext, spec: WorkerSpec[J]) -> None:
         self.js = js
@@ -106,6 +111,11 @@ class Worker(Generic[J]):
         self._loop_task = asyncio.create_task(self._run(), name=f"worker:{spec.durable}")
 
     @property
+    def fetching(self) -> bool:
+        """The fetch loop runs (it ends on :meth:`stop` or when the connection closed)."""
+        return self._loop_task is not None and not self._loop_task.done()
+
+    @property
     def busy(self) -> int:
         return len(self._inflight)
 
@@ -125,6 +135,10 @@ class Worker(Generic[J]):
             except (nats.errors.TimeoutError, TimeoutError):
                 self._slots.release()
                 continue
+            except _CONNECTION_GONE as exc:
+                self._slots.release()
+                log.warning("%s stops fetching: %s", self.spec.durable, exc)
+                return
             except (nats.errors.Error, nats.js.errors.Error, OSError) as exc:
                 self._slots.release()
                 log.warning("fetch on %s failed: %s", self.spec.durable, exc)
