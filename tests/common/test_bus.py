@@ -18,6 +18,7 @@ from ragapi_common.contracts.payloads import (
     TenantEvent,
 )
 from ragapi_common.errors import DependencyUnavailable, NotFound, Unauthorized
+from ragapi_common.shutdown import Shutdown
 from tests.ingest.pipeline import eventually
 
 
@@ -80,7 +81,7 @@ async def test_worker_retries_then_exhausts(bus: Bus) -> None:
     await bus.submit(spec.subject, PurgeJob(tenant_id=tenant), msg_id=tenant)
     await bus.submit(spec.subject, PurgeJob(tenant_id=tenant), msg_id=tenant)  # deduplicated
     reason = await asyncio.wait_for(exhausted.get(), 10)
-    await worker.stop(1)
+    await worker.stop(Shutdown(1))
     assert attempts == [1, 2, 3]
     assert "flaky" in reason
 
@@ -108,7 +109,7 @@ async def test_worker_terms_poison_at_once(bus: Bus) -> None:
     await bus.submit(spec.subject, PurgeJob(tenant_id=tenant), msg_id=tenant)
     assert await asyncio.wait_for(exhausted.get(), 10) == "unreadable"
     await asyncio.sleep(0.3)
-    await worker.stop(1)
+    await worker.stop(Shutdown(1))
     assert calls == [1]
 
 
@@ -158,3 +159,57 @@ async def test_worker_stops_fetching_once_its_connection_is_closed(
     # The loop is over: no later retry can log again.
     failures = [r for r in caplog.records if spec.durable in r.getMessage()]
     assert len(failures) <= 1, [r.getMessage() for r in failures]
+
+
+async def _long_job_worker(
+    bus: Bus, tenant: str
+) -> tuple[WorkerSpec[PurgeJob], asyncio.Queue[int]]:
+    """A spec whose jobs never end by themselves; the queue gets each delivery's attempt."""
+    started: asyncio.Queue[int] = asyncio.Queue()
+
+    async def handle(job: PurgeJob, ctx: JobContext) -> None:
+        await started.put(ctx.attempt)
+        await asyncio.Event().wait()
+
+    spec = WorkerSpec(
+        durable=f"test-{tenant}", subject=f"ragapi.jobs.test.{tenant}", model=PurgeJob,
+        handle=handle, ack_wait_s=30,
+    )  # fmt: skip
+    return spec, started
+
+
+async def test_worker_stop_hands_a_long_job_back_within_the_grace_period(bus: Bus) -> None:
+    tenant = f"t{uuid.uuid4().hex[:8]}"
+    spec, started = await _long_job_worker(bus, tenant)
+    worker = await bus.start_worker(spec)
+    await bus.submit(spec.subject, PurgeJob(tenant_id=tenant), msg_id=tenant)
+    assert await asyncio.wait_for(started.get(), 10) == 1
+    began = asyncio.get_running_loop().time()
+    await worker.stop(Shutdown(2.0))
+    took = asyncio.get_running_loop().time() - began
+    assert 0.9 <= took < 2.0  # the work share (half of it), then the hand-back
+    # Handed back at once (nak, no delay): the next worker gets it long before the ack wait.
+    again = await bus.start_worker(spec)
+    try:
+        assert await asyncio.wait_for(started.get(), 10) == 2
+    finally:
+        shutdown = Shutdown(1.0)
+        shutdown.hurry()
+        await again.stop(shutdown)
+
+
+async def test_a_hurried_stop_cancels_jobs_at_once(bus: Bus) -> None:
+    tenant = f"t{uuid.uuid4().hex[:8]}"
+    spec, started = await _long_job_worker(bus, tenant)
+    worker = await bus.start_worker(spec)
+    await bus.submit(spec.subject, PurgeJob(tenant_id=tenant), msg_id=tenant)
+    await asyncio.wait_for(started.get(), 10)
+    shutdown = Shutdown(60.0)
+    stopping = asyncio.create_task(worker.stop(shutdown))
+    done, _ = await asyncio.wait({stopping}, timeout=0.3)
+    assert not done  # stop waits for the job (it would for 30 s)
+    began = asyncio.get_running_loop().time()
+    shutdown.hurry()
+    await asyncio.wait_for(stopping, 5)
+    assert asyncio.get_running_loop().time() - began < 1.0
+    assert worker.busy == 0

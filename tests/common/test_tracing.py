@@ -38,6 +38,7 @@ from ragapi_common.contracts.payloads import (
 from ragapi_common.errors import Unauthorized
 from ragapi_common.logs import JsonFormatter, tenant_id_var
 from ragapi_common.metrics import Metrics
+from ragapi_common.shutdown import Shutdown
 from ragapi_common.web import build_app
 from tests.support.apps import running
 
@@ -129,7 +130,7 @@ async def pipeline(bus: Bus) -> AsyncIterator[Pipeline]:
     finally:
         await raw.unsubscribe()
         for worker in workers:
-            await worker.stop(1)
+            await worker.stop(Shutdown(1))
 
 
 def _app(upload: Any) -> Starlette:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from ragapi_common import tracing
 from ragapi_common.contracts import subjects
+from ragapi_common.shutdown import HAND_BACK_SHARE, Shutdown
 
 log = logging.getLogger(__name__)
 J = TypeVar("J", bound=BaseModel)
@@ -214,18 +215,30 @@ class Worker(Generic[J]):
             await asyncio.sleep(self.spec.ack_wait_s / 3)
             await _quietly(msg.in_progress())
 
-    async def stop(self, grace_s: float) -> None:
-        """Stop fetching; give in-flight jobs ``grace_s`` to finish, then hand them back."""
+    async def stop_fetching(self) -> None:
+        """Take no new job; the jobs in flight go on."""
         self._stopping.set()
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
-        if self._inflight:
-            _, pending = await asyncio.wait(set(self._inflight), timeout=grace_s)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def stop(self, shutdown: Shutdown) -> None:
+        """Stop fetching; jobs in flight get the work share of the grace period, then are
+        cancelled, which hands them back to JetStream (nak) for a redelivery."""
+        await self.stop_fetching()
+        pending = await shutdown.finish_within(self._inflight)
+        for task in pending:
+            task.cancel()  # the job hands itself back and stops what it started
+        if pending:
+            wait_s = max(shutdown.left(HAND_BACK_SHARE), 1.0)
+            _, pending = await asyncio.wait(pending, timeout=wait_s)
+        for task in pending:
+            task.cancel()  # again: it stops waiting for what it started to stop
+        if pending:
+            _, stuck = await asyncio.wait(pending, timeout=1.0)
+            if stuck:
+                log.error("%d job(s) of %s ignore cancellation", len(stuck), self.spec.durable)
         with contextlib.suppress(nats.errors.Error):
             await self._sub.unsubscribe()
 
