@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import os
 import uuid
@@ -213,3 +214,39 @@ async def test_a_hurried_stop_cancels_jobs_at_once(bus: Bus) -> None:
     await asyncio.wait_for(stopping, 5)
     assert asyncio.get_running_loop().time() - began < 1.0
     assert worker.busy == 0
+
+
+async def test_a_job_handed_back_on_its_last_delivery_still_comes_back(bus: Bus) -> None:
+    """A shutdown does not use up a job's deliveries: its last one is handed back too."""
+    tenant = f"t{uuid.uuid4().hex[:8]}"
+    spec, started = await _long_job_worker(bus, tenant)
+    spec = dataclasses.replace(spec, max_deliver=1)  # the first delivery is the last
+    worker = await bus.start_worker(spec)
+    await bus.submit(spec.subject, PurgeJob(tenant_id=tenant), msg_id=tenant)
+    assert await asyncio.wait_for(started.get(), 10) == 1
+    hurried = Shutdown(1.0)
+    hurried.hurry()
+    await worker.stop(hurried)
+    again = await bus.start_worker(spec)
+    try:
+        assert await asyncio.wait_for(started.get(), 10) == 1  # a fresh message
+    finally:
+        await again.stop(hurried)
+
+
+async def test_a_job_handed_back_at_once_is_not_lost_to_the_stopped_loop(bus: Bus) -> None:
+    """The fetch loop's last pull request outlives the loop; a job naked now must not go to it
+    (it would come back only after the ack wait)."""
+    tenant = f"t{uuid.uuid4().hex[:8]}"
+    spec, started = await _long_job_worker(bus, tenant)  # ack wait 30 s
+    worker = await bus.start_worker(spec)
+    await bus.submit(spec.subject, PurgeJob(tenant_id=tenant), msg_id=tenant)
+    assert await asyncio.wait_for(started.get(), 10) == 1
+    hurried = Shutdown(1.0)
+    hurried.hurry()
+    await worker.stop(hurried)  # within the second the loop's next pull request waits
+    again = await bus.start_worker(spec)
+    try:
+        assert await asyncio.wait_for(started.get(), 10) == 2
+    finally:
+        await again.stop(hurried)

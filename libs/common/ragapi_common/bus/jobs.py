@@ -179,7 +179,7 @@ class Worker(Generic[J]):
             await spec.handle(job, ctx)
         except asyncio.CancelledError:
             # Shutting down: hand the job back for another replica at once.
-            await _quietly(msg.nak())
+            await _quietly(self._hand_back(msg, ctx))
             raise
         except PermanentJobError as exc:
             span.fail(str(exc))
@@ -197,6 +197,18 @@ class Worker(Generic[J]):
             await _quietly(msg.ack())
         finally:
             heartbeat.cancel()
+
+    async def _hand_back(self, msg: Msg, ctx: JobContext) -> None:
+        """Nak it for a redelivery; on its last delivery (JetStream would not deliver it
+        again) queue it anew and ack this one: a shutdown is not the job's failure."""
+        if not ctx.last_attempt:
+            await msg.nak()
+            return
+        headers = dict(msg.headers or {})
+        first_id = headers.get("Nats-Msg-Id", msg.subject)
+        headers["Nats-Msg-Id"] = f"{first_id}:back-{msg.metadata.sequence.stream}"
+        await self.js.publish(msg.subject, msg.data, stream=subjects.JOBS_STREAM, headers=headers)
+        await msg.ack()
 
     async def _give_up(self, msg: Msg, job: J, reason: str) -> None:
         log.error("job given up on %s: %s", msg.subject, reason)
@@ -216,12 +228,16 @@ class Worker(Generic[J]):
             await _quietly(msg.in_progress())
 
     async def stop_fetching(self) -> None:
-        """Take no new job; the jobs in flight go on."""
+        """Take no new job; the jobs in flight go on (and are settled as usual)."""
         self._stopping.set()
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
+        # The inbox goes too: the server drops the pull request the loop left waiting,
+        # which would otherwise take (and lose until the ack wait) a job handed back now.
+        with contextlib.suppress(nats.errors.Error):
+            await self._sub.unsubscribe()
 
     async def stop(self, shutdown: Shutdown) -> None:
         """Stop fetching; jobs in flight get the work share of the grace period, then are
@@ -239,8 +255,6 @@ class Worker(Generic[J]):
             _, stuck = await asyncio.wait(pending, timeout=1.0)
             if stuck:
                 log.error("%d job(s) of %s ignore cancellation", len(stuck), self.spec.durable)
-        with contextlib.suppress(nats.errors.Error):
-            await self._sub.unsubscribe()
 
 
 def _describe(span: tracing.Span, job: BaseModel) -> None:
