@@ -37,7 +37,6 @@ def create_app(
     """The ingest API; its workers index into ``rag`` (its own registry when None) and stop
     on ``shutdown``'s clock (the process's, from the CLI; else one of its own)."""
     metrics = metrics or Metrics()
-    shutdown = shutdown or Shutdown(settings.shutdown_grace_s)
     ingest_metrics = IngestMetrics(metrics)
     bus_slot: Slot[Bus] = Slot("nats")
     redis_slot: Slot[Redis] = Slot("redis")
@@ -61,8 +60,9 @@ def create_app(
                     if rag is not None
                     else await stack.enter_async_context(_own_registry(settings, metrics))
                 )
+                clock = shutdown or Shutdown(settings.shutdown_grace_s)
                 workers = Workers(
-                    settings, bus, redis, records, progress, registry, ingest_metrics, shutdown
+                    settings, bus, redis, records, progress, registry, ingest_metrics, clock
                 )
                 await workers.start()
                 stack.push_async_callback(workers.stop)

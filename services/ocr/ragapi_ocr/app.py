@@ -147,7 +147,6 @@ def create_app(
     """``POST /v1/ocr`` on HTTP, ``ragapi.ocr.run`` on NATS and the OCR job worker, which
     stops on ``shutdown``'s clock (the process's, from the CLI; else one of its own)."""
     metrics = metrics or Metrics()
-    shutdown = shutdown or Shutdown(settings.shutdown_grace_s)
     slots = Slots()
     breakers = Breakers(
         failure_threshold=settings.deepseek_breaker_failures,
@@ -172,9 +171,8 @@ def create_app(
             pipeline = OcrPipeline(settings, pool, engines, ocr_metrics(metrics))
             auth = TenantAuth(bus, ttl_s=settings.auth_cache_ttl_s)
             await auth.start()
-            await start_work(
-                stack, settings, bus, pipeline, staging, ocr_metrics(metrics), shutdown
-            )
+            clock = shutdown or Shutdown(settings.shutdown_grace_s)
+            await start_work(stack, settings, bus, pipeline, staging, ocr_metrics(metrics), clock)
             slots.bus.set(bus)
             slots.redis.set(redis)
             slots.auth.set(auth)
