@@ -222,8 +222,8 @@ async def test_serve_ingest_a_second_sigterm_exits_at_once_and_the_job_comes_bac
             doc_id = await start_indexing(client, ingest.url, tenant.api_key, fake)
             code, took, after_second = await ingest.stop(second_after_s=1.0)
         assert code == 0
-        assert after_second < 2.0, after_second
-        assert took < 4.0
+        assert after_second < 3.0, after_second  # with grace 120 s: only a hurry does this
+        assert took < 5.0
         assert_quiet(await ingest.output())
         status = await redis.hget(f"ragapi:ingest:{{{tenant.id}}}:doc:{doc_id}", "status")
         assert status == b"indexing"
