@@ -39,6 +39,7 @@ from ragapi_common.errors import Unauthorized
 from ragapi_common.logs import JsonFormatter, tenant_id_var
 from ragapi_common.metrics import Metrics
 from ragapi_common.secrets import hash_api_key
+from ragapi_common.shutdown import Shutdown
 from ragapi_common.web import build_app
 from tests.support.apps import running
 
@@ -130,7 +131,7 @@ async def pipeline(bus: Bus) -> AsyncIterator[Pipeline]:
     finally:
         await raw.unsubscribe()
         for worker in workers:
-            await worker.stop(1)
+            await worker.stop(Shutdown(1))
 
 
 def _app(upload: Any) -> Starlette:

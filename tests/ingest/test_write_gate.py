@@ -7,13 +7,26 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
+
+from ragapi_common.rag._lightrag import shared_storage
 from ragapi_common.rag.writes import WriteGate
+
+WORKSPACE = "write-gate-test"
+
+
+@pytest.fixture(autouse=True)
+async def _pipeline_status() -> None:
+    """The workspace's ``pipeline_status`` a cancelled run is flagged in (LightRAG's own)."""
+    shared_storage.initialize_share_data()
+    await shared_storage.initialize_pipeline_status(workspace=WORKSPACE)
 
 
 class Pipeline:
     """Stands in for a LightRAG instance: a run lasts until ``finish`` is set."""
 
     def __init__(self) -> None:
+        self.workspace = WORKSPACE
         self.finish = asyncio.Event()
         self.runs = 0
         self.statuses: dict[str, str] = {}
@@ -93,19 +106,19 @@ async def test_exclusive_waits_for_inserts_and_their_run_and_goes_before_new_ins
     assert outer.events == ["in", "out", "in", "out"]
 
 
-async def test_a_cancelled_last_insert_gives_the_outer_lock_back() -> None:
+async def test_a_cancelled_last_insert_stops_the_run_then_gives_the_outer_lock_back() -> None:
     pipeline, outer = Pipeline(), Outer()
     gate = WriteGate(pipeline)  # type: ignore[arg-type]
     task = asyncio.create_task(insert(gate, pipeline, outer, "d0"))
     await asyncio.sleep(0.05)
-    task.cancel()
+    task.cancel()  # no insert waits for the run any more: it is asked to stop
     await asyncio.sleep(0.05)
-    assert outer.events == ["in"]  # the run it started is still writing: hold on
-    task.cancel()  # a second cancellation (a shutdown's grace is over) lets go
+    assert outer.events == ["in"]  # this run ignores LightRAG's flag: still writing, hold on
+    task.cancel()  # a second cancellation (a shutdown's grace is over) cancels the run
     with contextlib.suppress(asyncio.CancelledError):
         await task
     assert outer.events == ["in", "out"]
     assert gate.inserting == 0
-    pipeline.finish.set()  # the run itself goes on: it belongs to the tenant
+    assert [t for t in asyncio.all_tasks() if t.get_name() == "lightrag-pipeline"] == []
     async with asyncio.timeout(5), gate:
-        assert pipeline.statuses == {"d0": "processed"}
+        assert pipeline.statuses == {"d0": "pending"}  # its next insert replaces it

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
@@ -103,6 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (KeyboardInterrupt, asyncio.CancelledError):
         print("ragapi: interrupted", file=sys.stderr, flush=True)
         return 130
+    finally:
+        # Everything is closed; the interpreter's last garbage collections would only walk
+        # the objects LightRAG and the tokenizer left: 1.5-5 s of exit (py-spy), for nothing.
+        gc.freeze()
 
 
 if __name__ == "__main__":

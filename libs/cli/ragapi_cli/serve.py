@@ -31,17 +31,17 @@ async def run_serve(service: str, host: str, port: int) -> int:
     configure_logging(settings.service_name, settings.log_level, json_lines=settings.log_json)
     metrics = Metrics()
     sock = bind(host, port)
-    with contextlib.closing(sock), Stopper().installed() as stopper:
+    with contextlib.closing(sock), Stopper(settings.shutdown_grace_s).installed() as stopper:
         async with contextlib.AsyncExitStack() as stack:
             rag = None
             if spec.uses_rag:
                 rag = open_rag_registry(settings, metrics)
                 stack.push_async_callback(rag.close)
-            app = spec.create_app(settings, metrics=metrics, rag=rag)
+            app = spec.create_app(settings, metrics=metrics, rag=rag, shutdown=stopper.shutdown)
             runner = LifespanRunner(app, spec.name)
             await runner.startup()
             stack.push_async_callback(runner.shutdown)
             mounted = Mounted(spec.name, app, prefixes=(), state=runner.state)
             log.info("serving %s on %s:%d", spec.name, host, sock.getsockname()[1])
-            await serve(mounted, sock, stopper, grace=settings.shutdown_grace_s)
+            await serve(mounted, sock, stopper)
     return 0

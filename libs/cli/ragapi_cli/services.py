@@ -16,19 +16,22 @@ from starlette.applications import Starlette
 from ragapi_common.metrics import Metrics
 from ragapi_common.rag.api import RagRegistry
 from ragapi_common.settings import CommonSettings
+from ragapi_common.shutdown import Shutdown
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """One service: its package, settings class, URL prefixes and whether it uses LightRAG."""
+    """One service: its package, settings class, URL prefixes, whether it uses LightRAG and
+    whether it runs job workers (which stop on the process's shutdown clock)."""
 
     name: str
     package: str
     settings_class: str
     prefixes: tuple[str, ...]
     uses_rag: bool = False
+    runs_workers: bool = False
 
     def settings(self, **overrides: Any) -> CommonSettings:
         """The service's settings from the environment, ``overrides`` winning."""
@@ -37,10 +40,17 @@ class ServiceSpec:
         return cls(**overrides)
 
     def create_app(
-        self, settings: CommonSettings, *, metrics: Metrics, rag: RagRegistry | None
+        self,
+        settings: CommonSettings,
+        *,
+        metrics: Metrics,
+        rag: RagRegistry | None,
+        shutdown: Shutdown,
     ) -> Starlette:
         module = importlib.import_module(f"{self.package}.app")
         extras: dict[str, Any] = {"rag": rag} if self.uses_rag else {}
+        if self.runs_workers:
+            extras["shutdown"] = shutdown
         app: Starlette = module.create_app(settings, metrics=metrics, **extras)
         return app
 
@@ -48,9 +58,14 @@ class ServiceSpec:
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("tenants", "ragapi_tenants", "TenantsSettings", ("/v1/tenants",)),
     ServiceSpec(
-        "ingest", "ragapi_ingest", "IngestSettings", ("/v1/documents", "/v1/tasks"), uses_rag=True
+        "ingest",
+        "ragapi_ingest",
+        "IngestSettings",
+        ("/v1/documents", "/v1/tasks"),
+        uses_rag=True,
+        runs_workers=True,
     ),
-    ServiceSpec("ocr", "ragapi_ocr", "OcrSettings", ("/v1/ocr",)),
+    ServiceSpec("ocr", "ragapi_ocr", "OcrSettings", ("/v1/ocr",), runs_workers=True),
     ServiceSpec(
         "query",
         "ragapi_query",

@@ -2,8 +2,9 @@
 
 uvicorn's own signal capture re-raises the signal once it has stopped (the
 process would then die of it, not exit 0), so signals are handled here: the
-first one makes the server stop accepting and finish in-flight requests; a
-second one stops waiting for them.
+first one begins the process's :class:`~ragapi_common.shutdown.Shutdown` (one
+grace period from the signal to the exit) and makes the server stop accepting
+and finish in-flight requests; a second one hurries it: nothing waits any more.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Awaitable, Callable, Iterator
 
 import uvicorn
 from starlette.types import ASGIApp
+
+from ragapi_common.shutdown import WORK_SHARE, Shutdown
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +44,16 @@ class Stopper:
     """Turns SIGINT/SIGTERM into a graceful stop of whatever runs now.
 
     Before the server runs (start-up) a signal cancels the main task, so the
-    exit stacks unwind and every child is stopped. While it runs, the first
-    signal asks uvicorn to stop; a second one forces it.
+    exit stacks unwind and every child is stopped. Once it has run, the first
+    signal begins :attr:`shutdown` and asks uvicorn to stop; a second one
+    hurries both (uvicorn stops waiting for requests, workers hand their jobs
+    back at once); a third cancels the main task.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, grace_s: float) -> None:
+        self.shutdown = Shutdown(grace_s)
         self.server: uvicorn.Server | None = None
+        self.serving = False  # set once serve() began: signals stop, not unwind a start-up
         self.requested = False
         self._main = asyncio.current_task()
 
@@ -62,15 +69,21 @@ class Stopper:
                 loop.remove_signal_handler(sig)
 
     def _on_signal(self, sig: signal.Signals) -> None:
-        log.info("received %s, shutting down", sig.name)
         self.requested = True
         server = self.server
-        if server is not None and server.started and not server.should_exit:
-            server.should_exit = True  # stop accepting, finish in-flight requests
-        elif server is not None and server.started:
-            server.force_exit = True  # a second signal: stop waiting for them
+        if self.serving and not self.shutdown.begun:
+            log.info("received %s, shutting down", sig.name)
+            self.shutdown.begin()
+            if server is not None:
+                server.should_exit = True  # stop accepting, finish in-flight requests
+        elif self.serving and not self.shutdown.hurried:
+            log.info("received %s again, stopping without waiting", sig.name)
+            self.shutdown.hurry()
+            if server is not None:
+                server.force_exit = True  # stop waiting for in-flight requests
         elif self._main is not None:
-            self._main.cancel()  # starting up or stopping services: unwind now
+            log.info("received %s, stopping now", sig.name)
+            self._main.cancel()  # starting up (or a third signal): unwind now
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -94,20 +107,24 @@ async def serve(
     sock: socket.socket,
     stopper: Stopper,
     *,
-    grace: float,
     on_started: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
-    """Serve until a signal; ``on_started`` runs once the socket accepts connections."""
+    """Serve until a signal; ``on_started`` runs once the socket accepts connections.
+
+    In-flight requests get the work share of the grace period (jobs get the same
+    share at the same time); the rest is for the services to stop.
+    """
     config = uvicorn.Config(
         app,
         lifespan="off",  # the caller runs the apps' lifespans around this call
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=max(1, round(grace)),
+        timeout_graceful_shutdown=max(1, round(stopper.shutdown.grace_s * WORK_SHARE)),
         proxy_headers=False,
     )
     server = _Server(config)
     stopper.server = server
+    stopper.serving = True
     watcher = asyncio.create_task(_after_start(server, on_started), name="after-start")
     try:
         await server.serve(sockets=[sock])

@@ -33,6 +33,7 @@ from ragapi_cli.state import (
 )
 from ragapi_common.logs import configure_logging
 from ragapi_common.metrics import Metrics
+from ragapi_common.shutdown import Shutdown
 
 log = logging.getLogger(__name__)
 
@@ -63,17 +64,17 @@ async def run_up(options: UpOptions) -> int:
         secret_key=env.secret_key.get_secret_value(),
     )
     sock = bind(options.host, options.port)
-    with contextlib.closing(sock), Stopper().installed() as stopper:
+    with contextlib.closing(sock), Stopper(env.shutdown_grace_s).installed() as stopper:
         async with contextlib.AsyncExitStack() as stack:
             overrides, own = await _backing_services(stack, env, data_dir, creds)
-            gateway = _build_gateway(services, overrides, own, stack)
+            gateway = _build_gateway(services, overrides, own, stack, stopper.shutdown)
             await stack.enter_async_context(gateway.running())
             # Each service set up logging under its own name; this process is all of them.
             configure_logging("ragapi", env.log_level, json_lines=env.log_json)
             url = _public_url(options.host, sock.getsockname()[1])
             events = overrides["nats_url"] if own else None  # ragapi's own NATS, with users
             announce = functools.partial(_announce, gateway, url, data_dir, creds, events)
-            await serve(gateway, sock, stopper, grace=env.shutdown_grace_s, on_started=announce)
+            await serve(gateway, sock, stopper, on_started=announce)
             log.info("server stopped; stopping services")
     log.info("ragapi stopped")
     return 0
@@ -133,6 +134,7 @@ def _build_gateway(
     overrides: dict[str, Any],
     own: dict[str, dict[str, Any]],
     stack: contextlib.AsyncExitStack,
+    shutdown: Shutdown,
 ) -> Gateway:
     """One Metrics for all apps; one LightRAG registry shared by ingest and query; each
     service with its ``own`` settings on top (its NATS user)."""
@@ -145,7 +147,7 @@ def _build_gateway(
     mounted = []
     for spec in specs:
         settings = spec.settings(**overrides, **own.get(spec.name, {}))
-        app = spec.create_app(settings, metrics=metrics, rag=rag)
+        app = spec.create_app(settings, metrics=metrics, rag=rag, shutdown=shutdown)
         mounted.append(Mounted(spec.name, app, spec.prefixes))
     return Gateway(mounted, metrics=metrics)
 

@@ -13,6 +13,7 @@ from ragapi_common.bus import Bus
 from ragapi_common.metrics import Metrics
 from ragapi_common.rag.api import RagRegistry
 from ragapi_common.resources import open_resources
+from ragapi_common.shutdown import Shutdown
 from ragapi_common.web import Slot, build_app, dependency_checks
 
 from .admit import Admission
@@ -27,9 +28,14 @@ from .telemetry import IngestMetrics
 
 
 def create_app(
-    settings: IngestSettings, *, metrics: Metrics | None = None, rag: RagRegistry | None = None
+    settings: IngestSettings,
+    *,
+    metrics: Metrics | None = None,
+    rag: RagRegistry | None = None,
+    shutdown: Shutdown | None = None,
 ) -> Starlette:
-    """The ingest API; its workers index into ``rag`` (its own registry when None)."""
+    """The ingest API; its workers index into ``rag`` (its own registry when None) and stop
+    on ``shutdown``'s clock (the process's, from the CLI; else one of its own)."""
     metrics = metrics or Metrics()
     ingest_metrics = IngestMetrics(metrics)
     bus_slot: Slot[Bus] = Slot("nats")
@@ -54,7 +60,10 @@ def create_app(
                     if rag is not None
                     else await stack.enter_async_context(_own_registry(settings, metrics))
                 )
-                workers = Workers(settings, bus, redis, records, progress, registry, ingest_metrics)
+                clock = shutdown or Shutdown(settings.shutdown_grace_s)
+                workers = Workers(
+                    settings, bus, redis, records, progress, registry, ingest_metrics, clock
+                )
                 await workers.start()
                 stack.push_async_callback(workers.stop)
                 recovery = Recovery(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -11,6 +13,7 @@ from ragapi_common.bus import Bus, Worker
 from ragapi_common.contracts import subjects
 from ragapi_common.contracts.payloads import DocumentEvent
 from ragapi_common.rag.api import RagRegistry
+from ragapi_common.shutdown import Shutdown
 
 from .fairness import IndexGate
 from .progress import Progress
@@ -25,7 +28,8 @@ log = logging.getLogger(__name__)
 
 
 class Workers:
-    """Every worker of one process, sharing one index gate."""
+    """Every worker of one process, sharing one index gate; they take no new job from the
+    moment ``shutdown`` begins (the first signal), while HTTP requests still drain."""
 
     def __init__(
         self,
@@ -36,8 +40,10 @@ class Workers:
         progress: Progress,
         registry: RagRegistry,
         metrics: IngestMetrics,
+        shutdown: Shutdown,
     ) -> None:
         self.settings = settings
+        self.shutdown = shutdown
         self.bus = bus
         self.progress = progress
         self.gate = IndexGate(
@@ -53,10 +59,12 @@ class Workers:
         self._specs: list[Any] = [ingest.spec(), index.spec(), *removal.specs()]
         self._running: list[Worker[Any]] = []
         self._sub: Any = None
+        self._on_signal: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         for spec in self._specs:
             self._running.append(await self.bus.start_worker(spec))
+        self._on_signal = asyncio.create_task(self._stop_fetching_on_signal())
         self._sub = await self.bus.subscribe(
             subjects.document_events("*"), DocumentEvent, self._on_document_event
         )
@@ -72,12 +80,20 @@ class Workers:
                 error=event.error,
             )
 
+    async def _stop_fetching_on_signal(self) -> None:
+        await self.shutdown.wait_begun()
+        await asyncio.gather(*(worker.stop_fetching() for worker in self._running))
+
     async def stop(self) -> None:
-        """Stop fetching; in-flight jobs get the grace period, then go back to the queue."""
+        """Stop fetching; jobs in flight get the first half of the grace period, then go back
+        to the queue (all workers at once, so one busy worker holds up no other)."""
+        if self._on_signal is not None:
+            self._on_signal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._on_signal
         if self._sub is not None:
             await self._sub.unsubscribe()
             self._sub = None
-        for worker in self._running:
-            await worker.stop(self.settings.shutdown_grace_s)
+        await asyncio.gather(*(worker.stop(self.shutdown) for worker in self._running))
         self._running.clear()
         await self.gate.close()

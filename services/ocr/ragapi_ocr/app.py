@@ -20,6 +20,7 @@ from ragapi_common.models.breaker import Breakers
 from ragapi_common.models.metrics import model_metrics
 from ragapi_common.models.transport import ProviderCaller, RetryPolicy
 from ragapi_common.resources import open_resources
+from ragapi_common.shutdown import Shutdown
 from ragapi_common.web import Slot, build_app, check_all
 
 from .cpu import CpuPool, default_processes
@@ -130,17 +131,21 @@ async def start_work(
     pipeline: OcrPipeline,
     staging: Staging,
     metrics: OcrMetrics,
+    shutdown: Shutdown,
 ) -> None:
     """The ``ragapi.ocr.run`` endpoint, the job worker and its backlog sampler."""
     await OcrService(bus, pipeline, staging).start()
     worker = await bus.start_worker(OcrWorker(bus, pipeline, staging, settings).spec())
-    stack.push_async_callback(worker.stop, settings.shutdown_grace_s)
+    stack.push_async_callback(worker.stop, shutdown)
     sampler = asyncio.create_task(sample_queue(worker, pipeline.pool, metrics))
     stack.callback(sampler.cancel)
 
 
-def create_app(settings: OcrSettings, *, metrics: Metrics | None = None) -> Starlette:
-    """``POST /v1/ocr`` on HTTP, ``ragapi.ocr.run`` on NATS and the OCR job worker."""
+def create_app(
+    settings: OcrSettings, *, metrics: Metrics | None = None, shutdown: Shutdown | None = None
+) -> Starlette:
+    """``POST /v1/ocr`` on HTTP, ``ragapi.ocr.run`` on NATS and the OCR job worker, which
+    stops on ``shutdown``'s clock (the process's, from the CLI; else one of its own)."""
     metrics = metrics or Metrics()
     slots = Slots()
     breakers = Breakers(
@@ -166,7 +171,8 @@ def create_app(settings: OcrSettings, *, metrics: Metrics | None = None) -> Star
             pipeline = OcrPipeline(settings, pool, engines, ocr_metrics(metrics))
             auth = TenantAuth(bus, ttl_s=settings.auth_cache_ttl_s)
             await auth.start()
-            await start_work(stack, settings, bus, pipeline, staging, ocr_metrics(metrics))
+            clock = shutdown or Shutdown(settings.shutdown_grace_s)
+            await start_work(stack, settings, bus, pipeline, staging, ocr_metrics(metrics), clock)
             slots.bus.set(bus)
             slots.redis.set(redis)
             slots.auth.set(auth)

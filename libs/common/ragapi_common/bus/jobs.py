@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from ragapi_common import tracing
 from ragapi_common.contracts import subjects
+from ragapi_common.shutdown import HAND_BACK_SHARE, Shutdown
 
 log = logging.getLogger(__name__)
 J = TypeVar("J", bound=BaseModel)
@@ -79,8 +80,13 @@ def _messaging(subject: str) -> tracing.Attributes:
     return {"messaging.system": "nats", "messaging.destination.name": subject}
 
 
+#: The connection is closed or closing for good: fetching again cannot succeed.
+_CONNECTION_GONE = (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError)
+
+
 class Worker(Generic[J]):
-    """Runs a :class:`WorkerSpec` until :meth:`stop`: fetch, handle, settle."""
+    """Runs a :class:`WorkerSpec` until :meth:`stop` (or its connection closes): fetch,
+    handle, settle."""
 
     def __init__(self, js: JetStreamContext, spec: WorkerSpec[J]) -> None:
         self.js = js
@@ -106,6 +112,11 @@ class Worker(Generic[J]):
         self._loop_task = asyncio.create_task(self._run(), name=f"worker:{spec.durable}")
 
     @property
+    def fetching(self) -> bool:
+        """The fetch loop runs (it ends on :meth:`stop` or when the connection closed)."""
+        return self._loop_task is not None and not self._loop_task.done()
+
+    @property
     def busy(self) -> int:
         return len(self._inflight)
 
@@ -125,6 +136,10 @@ class Worker(Generic[J]):
             except (nats.errors.TimeoutError, TimeoutError):
                 self._slots.release()
                 continue
+            except _CONNECTION_GONE as exc:
+                self._slots.release()
+                log.warning("%s stops fetching: %s", self.spec.durable, exc)
+                return
             except (nats.errors.Error, nats.js.errors.Error, OSError) as exc:
                 self._slots.release()
                 log.warning("fetch on %s failed: %s", self.spec.durable, exc)
@@ -164,7 +179,7 @@ class Worker(Generic[J]):
             await spec.handle(job, ctx)
         except asyncio.CancelledError:
             # Shutting down: hand the job back for another replica at once.
-            await _quietly(msg.nak())
+            await _quietly(self._hand_back(msg, ctx))
             raise
         except PermanentJobError as exc:
             span.fail(str(exc))
@@ -183,6 +198,18 @@ class Worker(Generic[J]):
         finally:
             heartbeat.cancel()
 
+    async def _hand_back(self, msg: Msg, ctx: JobContext) -> None:
+        """Nak it for a redelivery; on its last delivery (JetStream would not deliver it
+        again) queue it anew and ack this one: a shutdown is not the job's failure."""
+        if not ctx.last_attempt:
+            await msg.nak()
+            return
+        headers = dict(msg.headers or {})
+        first_id = headers.get("Nats-Msg-Id", msg.subject)
+        headers["Nats-Msg-Id"] = f"{first_id}:back-{msg.metadata.sequence.stream}"
+        await self.js.publish(msg.subject, msg.data, stream=subjects.JOBS_STREAM, headers=headers)
+        await msg.ack()
+
     async def _give_up(self, msg: Msg, job: J, reason: str) -> None:
         log.error("job given up on %s: %s", msg.subject, reason)
         if self.spec.on_exhausted is not None:
@@ -200,20 +227,34 @@ class Worker(Generic[J]):
             await asyncio.sleep(self.spec.ack_wait_s / 3)
             await _quietly(msg.in_progress())
 
-    async def stop(self, grace_s: float) -> None:
-        """Stop fetching; give in-flight jobs ``grace_s`` to finish, then hand them back."""
+    async def stop_fetching(self) -> None:
+        """Take no new job; the jobs in flight go on (and are settled as usual)."""
         self._stopping.set()
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
-        if self._inflight:
-            _, pending = await asyncio.wait(set(self._inflight), timeout=grace_s)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        # The inbox goes too: the server drops the pull request the loop left waiting,
+        # which would otherwise take (and lose until the ack wait) a job handed back now.
         with contextlib.suppress(nats.errors.Error):
             await self._sub.unsubscribe()
+
+    async def stop(self, shutdown: Shutdown) -> None:
+        """Stop fetching; jobs in flight get the work share of the grace period, then are
+        cancelled, which hands them back to JetStream (nak) for a redelivery."""
+        await self.stop_fetching()
+        pending = await shutdown.finish_within(self._inflight)
+        for task in pending:
+            task.cancel()  # the job hands itself back and stops what it started
+        if pending:
+            wait_s = max(shutdown.left(HAND_BACK_SHARE), 1.0)
+            _, pending = await asyncio.wait(pending, timeout=wait_s)
+        for task in pending:
+            task.cancel()  # again: it stops waiting for what it started to stop
+        if pending:
+            _, stuck = await asyncio.wait(pending, timeout=1.0)
+            if stuck:
+                log.error("%d job(s) of %s ignore cancellation", len(stuck), self.spec.durable)
 
 
 def _describe(span: tracing.Span, job: BaseModel) -> None:

@@ -19,6 +19,7 @@ from ragapi_common.models import Embedder, LlmClient, Reranker
 from ragapi_common.tenancy import Effective
 
 from ._lightrag import EmbeddingFunc
+from .runs import guarded
 
 LlmFunction = Callable[..., Awaitable[str | AsyncIterator[str]]]
 Vectors = npt.NDArray[np.float32]
@@ -50,7 +51,8 @@ def llm_function(client: LlmClient, tenant_id: str, effective: Effective) -> Llm
         args = (tenant_id, effective.llm, effective.llm_limits, messages)
         if stream:
             return client.stream(*args, max_tokens=max_tokens, extra_body=extra)
-        return await client.complete(*args, max_tokens=max_tokens, extra_body=extra)
+        # Interrupted at once when made for a pipeline run being cancelled (see .runs).
+        return await guarded(client.complete(*args, max_tokens=max_tokens, extra_body=extra))
 
     return complete
 

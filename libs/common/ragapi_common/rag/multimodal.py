@@ -40,6 +40,7 @@ from ._lightrag import (
 )
 from .content import Markdown
 from .functions import LlmFunction
+from .runs import PipelineRun, guarded
 from .sources import source_of
 
 SUFFIX = ".textpack"
@@ -137,7 +138,8 @@ async def _run(rag: LightRAG, doc_id: str, name: str, doc: Markdown, options: st
         "", file_paths=[name], track_id=track_id(doc_id), docs_format="pending_parse",
         parse_engine="native", process_options=options,
     )  # fmt: skip
-    await rag.apipeline_process_enqueue_documents()
+    # Cancelled (shutdown), the run is stopped through LightRAG's own cancellation.
+    await PipelineRun(rag, name="lightrag-pipeline-content").wait()
 
 
 async def insert(
@@ -206,10 +208,10 @@ def vlm_function(client: LlmClient, tenant_id: str, effective: Effective) -> Llm
             messages.append({"role": "system", "content": system_prompt})
         messages.append({"role": "user", "content": parts})
         extra = {"response_format": response_format} if response_format else None
-        return await client.complete(
+        return await guarded(client.complete(
             tenant_id, effective.vlm, effective.llm_limits, messages,
             max_tokens=max_tokens, extra_body=extra,
-        )  # fmt: skip
+        ))  # fmt: skip
 
     return complete
 

@@ -11,6 +11,12 @@ pipeline is busy, and those paths were written for a single writer.
 
 The gate prefers exclusive waiters: once one waits, new inserts queue behind
 it, so a stream of inserts cannot starve a deletion.
+
+An insert cancelled while it waits (shutdown hands its job back) leaves its
+document in the run. When the last insert of a group leaves and one of them
+was cancelled, nobody waits for what is left of the run: it is stopped
+(:meth:`.runs.PipelineRun.cancel`), not waited for, and the document's
+redelivery replaces what it left.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import Any
 from ragapi_common.errors import RagapiError
 
 from ._lightrag import DocStatus, LightRAG
+from .runs import PipelineRun
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +57,9 @@ class WriteGate:
         self._exclusive_waiting = 0
         self._group = asyncio.Lock()
         self._members = 0
+        self._abandoned = False
         self._outer: AsyncExitStack | None = None
-        self._run: asyncio.Task[None] | None = None
+        self._run: PipelineRun | None = None
         #: Held across "is the document there? then enqueue it" by inserts.
         self.admission = asyncio.Lock()
 
@@ -71,10 +79,14 @@ class WriteGate:
             self._shared += 1
         try:
             await self._join_group(outer)
+            abandoned = False
             try:
                 yield
+            except asyncio.CancelledError:
+                abandoned = True
+                raise
             finally:
-                await self._leave_group()
+                await self._leave_group(abandoned)
         finally:
             async with self._changed:
                 self._shared -= 1
@@ -88,15 +100,17 @@ class WriteGate:
                 self._outer = stack
             self._members += 1
 
-    async def _leave_group(self) -> None:
+    async def _leave_group(self, abandoned: bool) -> None:
         async with self._group:
             self._members -= 1
+            self._abandoned |= abandoned
             if self._members or self._outer is None:
                 return
             stack, self._outer = self._outer, None
+            abandoned, self._abandoned = self._abandoned, False
             try:
                 # The last insert leaves: let the run end before another replica writes.
-                await self._run_ended()
+                await (self._cancel_run() if abandoned else self._run_ended())
             finally:
                 # Even when cancelled: a lock kept renewed by no one's group would be held forever.
                 await stack.aclose()
@@ -108,12 +122,10 @@ class WriteGate:
         """
         for _ in range(MAX_RUNS):
             run = self._run
-            if run is None or run.done():
-                run = self._run = asyncio.create_task(
-                    self.rag.apipeline_process_enqueue_documents(), name="lightrag-pipeline"
-                )
-                run.add_done_callback(_log_failure)
-            if await self._watch(doc_id, run):
+            if run is None or run.task.done():
+                run = self._run = PipelineRun(self.rag)
+                run.task.add_done_callback(_log_failure)
+            if await self._watch(doc_id, run.task):
                 return
         raise RagapiError(f"document {doc_id} was still queued after {MAX_RUNS} pipeline runs")
 
@@ -127,14 +139,20 @@ class WriteGate:
             if not status or status.get("status") in _SETTLED:
                 return True
             if run.done():
+                if run.cancelled():  # not by this insert: it would have been cancelled itself
+                    raise RagapiError(f"LightRAG's pipeline run ended before document {doc_id}")
                 run.result()  # the pipeline's own failure, if it raised
                 return False
             delay = min(delay * 2, _POLL_MAX_S)
 
     async def _run_ended(self) -> None:
         run = self._run
-        if run is not None and not run.done():
-            await asyncio.wait({run})
+        if run is not None and not run.task.done():
+            await asyncio.wait({run.task})
+
+    async def _cancel_run(self) -> None:
+        if self._run is not None:
+            await self._run.cancel()
 
     # --- exclusive: deletes, content lists, eviction ---------------------------------------
     async def __aenter__(self) -> None:
