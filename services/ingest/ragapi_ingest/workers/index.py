@@ -111,8 +111,7 @@ class IndexWorker:
         if job.text is not None:
             return await rag.insert_text(job.doc_id, job.name, job.text)
         if job.text_object is not None:
-            data = await self._read(job.text_object)
-            text = await asyncio.to_thread(data.decode, "utf-8", "replace")
+            text = await self._read_text(job.text_object)
             return await rag.insert_text(job.doc_id, job.name, text)
         if job.content_object is not None:
             items = await asyncio.to_thread(content_items, await self._read(job.content_object))
@@ -127,6 +126,11 @@ class IndexWorker:
             return await self.bus.files.read_bytes(name)
         except NotFound as exc:
             raise PermanentJobError(f"a stored input is gone: {exc.message}") from exc
+
+    async def _read_text(self, name: str) -> str:
+        """Stored UTF-8 text (the bytes are let go before the text is indexed)."""
+        data = await self._read(name)
+        return await asyncio.to_thread(data.decode, "utf-8", "replace")
 
     async def _assets(self, job: IndexJob, items: list[dict[str, Any]]) -> dict[str, bytes]:
         """Image bytes by ``img_path``, for paths inside the tenant's part of the store."""
