@@ -7,7 +7,9 @@ calls per MB; docs/decisions/0302-large-documents.md has the timings with it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 
 from ragapi_common.bus import Bus
 from tests.conftest import TenantFactory
+from tests.support.fake_provider import CHAT
 
 from .conftest import StackFactory
 from .pipeline import tenant_rag
@@ -81,3 +84,30 @@ async def test_a_large_text_upload_is_indexed_whole(
     text: str = stored["content"]
     assert len(text) == size
     assert hashlib.sha256(text.encode()).hexdigest() == digest.hexdigest()
+
+
+async def test_a_document_being_indexed_shows_how_far_lightrag_is(
+    make_ingest: StackFactory, tenant_factory: TenantFactory
+) -> None:
+    """Extraction of ~50 chunks at 0.2 s a call: the document says how many are done."""
+    stack = await make_ingest(index_progress_interval_s=0.1)
+    stack.fake.configure(latency_s=0.2, paths=(CHAT,))
+    tenant = await tenant_factory()
+    body = await stack.texts(tenant, {"long.txt": _lines(0, 200_000).decode().strip()})
+    doc_id = body["documents"][0]["doc_id"]
+    seen: set[str] = set()
+    async with asyncio.timeout(120):
+        while True:
+            got = await stack.client.get(f"/v1/documents/{doc_id}", headers=tenant.headers)
+            doc = got.json()
+            if doc["status"] not in ("queued", "parsing", "indexing"):
+                break
+            if doc.get("progress"):
+                seen.add(doc["progress"])
+            await asyncio.sleep(0.05)
+    assert doc["status"] == "processed", doc
+    assert doc.get("progress") is None
+    extracted = [
+        p for p in seen if re.fullmatch(r"[\d,]+ of [\d,]+ chunks extracted after \d+ s", p)
+    ]
+    assert len(extracted) >= 2, seen  # it moves
