@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -51,6 +52,27 @@ async def test_a_reader_that_falls_behind_still_gets_every_byte(bus: Bus) -> Non
     assert size == len(data)
     assert digest.hexdigest() == hashlib.sha256(data).hexdigest()
     await bus.files.delete(name)
+
+
+async def test_reads_leave_no_consumer_behind(bus: Bus) -> None:
+    """Each read pulls through its own consumer; finished, failed or abandoned, it goes."""
+    name = f"t/{uuid.uuid4().hex}"
+    await bus.files.write(name, _pieces(os.urandom(40 * 128 * 1024)))
+    before = await _consumers(bus)
+    await bus.files.read_bytes(name)
+    assert await _consumers(bus) == before
+    async for _ in bus.files.read(name):
+        break  # a reader that stops early: the generator is closed when it is let go
+    async with asyncio.timeout(5):
+        for _ in itertools.count():
+            if await _consumers(bus) == before:
+                break
+            await asyncio.sleep(0.05)
+    await bus.files.delete(name)
+
+
+async def _consumers(bus: Bus) -> int:
+    return int((await bus.js.stream_info(bus.files.stream)).state.consumer_count or 0)
 
 
 async def test_a_missing_chunk_fails_the_read_and_yields_no_short_object(bus: Bus) -> None:
