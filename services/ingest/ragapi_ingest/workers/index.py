@@ -167,8 +167,9 @@ class IndexWorker:
 
     async def exhausted(self, job: IndexJob, reason: str) -> None:
         await self.progress.move(
-            job.tenant_id, job.doc_id, "failed", allowed_from=_ACTIVE, error=reason
-        )
+            job.tenant_id, job.doc_id, "failed", allowed_from=_ACTIVE, error=reason,
+            fields={"progress": ""},
+        )  # fmt: skip
 
 
 def content_items(raw: bytes) -> list[dict[str, Any]]:
