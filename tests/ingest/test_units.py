@@ -13,6 +13,7 @@ from ragapi_common.errors import UnsupportedMediaType
 from ragapi_ingest.decode import decode_document, detect_charset, html_to_text
 from ragapi_ingest.sniff import HEAD_BYTES, sniff
 from ragapi_ingest.views import TaskCounts
+from ragapi_ingest.workers.ingest import _decoded
 
 
 def _office(kind: str) -> bytes:
@@ -99,6 +100,28 @@ def test_charsets_are_detected() -> None:
     assert decode_document(text.encode("cp1252"), "text/plain") == text
     chinese = "这是一个关于检索增强生成的中文文档，内容丰富。" * 20  # noqa: RUF001
     assert decode_document(chinese.encode("gb18030"), "text/plain") == chinese
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "as_is"),
+    [
+        (b"plain ascii", "text/plain", True),
+        ("café, 中文".encode(), "text/markdown", True),
+        ("bom".encode("utf-8-sig"), "text/plain", False),
+        ("wide".encode("utf-16"), "text/plain", False),
+        ("café".encode("latin-1"), "text/plain", False),
+        (b"nul\x00byte", "text/plain", False),
+        (b"<p>html</p>", "text/html", False),
+    ],
+)
+def test_an_upload_that_is_already_its_utf8_text_is_not_copied(
+    data: bytes, content_type: str, *, as_is: bool
+) -> None:
+    """The ingest worker indexes such an upload from its own object instead of a copy."""
+    text, encoded = _decoded(data, content_type)
+    assert text == decode_document(data, content_type)
+    assert (encoded is None) == as_is
+    assert (data if encoded is None else encoded) == text.encode()
 
 
 def test_html_keeps_visible_text_only() -> None:

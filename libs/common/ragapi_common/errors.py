@@ -11,7 +11,8 @@
     ├── RateLimited                  429 rate_limited (+ Retry-After)
     ├── ProviderRejected             502 provider_rejected (a model provider refused a call)
     ├── DependencyUnavailable        503 dependency_unavailable (+ Retry-After)
-    │   └── CircuitOpen              503 circuit_open
+    │   ├── CircuitOpen              503 circuit_open
+    │   └── StoredFileCorrupt        503 stored_file_corrupt (read back short or changed)
     └── DeadlineExceeded             504 deadline_exceeded
 
 The same codes travel over NATS request/reply (``code`` and ``message`` in the
@@ -127,6 +128,15 @@ class CircuitOpen(DependencyUnavailable):
     code = "circuit_open"
 
 
+class StoredFileCorrupt(DependencyUnavailable):
+    """An object-store read did not give back the bytes written: short, or another SHA-256.
+
+    Transient for the job that read it (a retry reads again); never a partial result.
+    """
+
+    code = "stored_file_corrupt"
+
+
 class DeadlineExceeded(RagapiError):
     status = 504
     code = "deadline_exceeded"
@@ -147,6 +157,7 @@ _BY_CODE: dict[str, type[RagapiError]] = {
         ProviderRejected,
         DependencyUnavailable,
         CircuitOpen,
+        StoredFileCorrupt,
         DeadlineExceeded,
     )
 }

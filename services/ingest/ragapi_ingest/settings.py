@@ -46,6 +46,8 @@ class IngestSettings(CommonSettings):
     max_deliver: int = Field(default=6, ge=1)
     job_backoff_s: tuple[float, ...] = (1.0, 2.0, 5.0, 15.0, 30.0)
     index_ack_wait_s: float = Field(default=120.0, gt=1)
+    #: While a document indexes, its ``progress`` (LightRAG's chunk count) is refreshed this often.
+    index_progress_interval_s: float = Field(default=10.0, gt=0)
 
     #: A ``queued`` document this old whose job was never published is queued again.
     recovery_after_s: float = Field(default=60.0, gt=0)

@@ -14,6 +14,7 @@ from ragapi_common.contracts import subjects
 from ragapi_common.contracts.payloads import IndexJob
 from ragapi_common.errors import Conflict, NotFound
 from ragapi_common.rag.api import IndexReport, RagRegistry, TenantRag
+from ragapi_common.rag.progress import indexing_progress
 
 from ..fairness import Crowded, IndexGate
 from ..progress import Progress
@@ -87,12 +88,15 @@ class IndexWorker:
         rag = await self.registry.get(tenant)
         kind = "content" if job.content_object else "text"
         started = time.perf_counter()
+        reporter = asyncio.create_task(self._report_progress(job, rag, started))
         try:
             report = await self._insert(rag, job)
         except Conflict as exc:
             raise PermanentJobError(exc.message) from exc
+        finally:
+            reporter.cancel()
         self.metrics.index_seconds.labels(kind).observe(time.perf_counter() - started)
-        fields = {"chunks": str(report.chunks), "llm": "1" if report.llm else "0"}
+        fields = {"chunks": str(report.chunks), "llm": "1" if report.llm else "0", "progress": ""}
         if report.warnings:  # indexed, but without something (a failed image analysis)
             fields["warning"] = "; ".join(report.warnings)
         done = await self.progress.move(
@@ -101,6 +105,22 @@ class IndexWorker:
         if not done and await self._deleted(job):
             # Deleted while it was being indexed: the delete may have run first, so undo.
             await rag.delete(job.doc_id)
+
+    async def _report_progress(self, job: IndexJob, rag: TenantRag, started: float) -> None:
+        """While LightRAG works: the document's ``progress`` and a log line, every interval."""
+        while True:
+            await asyncio.sleep(self.settings.index_progress_interval_s)
+            try:
+                progress = await indexing_progress(rag, job.doc_id) or "started"
+                text = f"{progress} after {time.perf_counter() - started:.0f} s"
+                await self.records.set_status(
+                    job.tenant_id, job.doc_id, "indexing", allowed_from=("indexing",),
+                    fields={"progress": text},
+                )  # fmt: skip
+            except Exception as exc:  # a Redis blip must not end the insert it reports on
+                log.warning("progress of %s not recorded: %s", job.doc_id, exc)
+                continue
+            log.info("indexing %s (%s): %s", job.doc_id, job.name, text)
 
     async def _deleted(self, job: IndexJob) -> bool:
         """Deleting or gone; not merely processed by a redelivery of this job that ran alongside."""
@@ -111,8 +131,7 @@ class IndexWorker:
         if job.text is not None:
             return await rag.insert_text(job.doc_id, job.name, job.text)
         if job.text_object is not None:
-            data = await self._read(job.text_object)
-            text = await asyncio.to_thread(data.decode, "utf-8", "replace")
+            text = await self._read_text(job.text_object)
             return await rag.insert_text(job.doc_id, job.name, text)
         if job.content_object is not None:
             items = await asyncio.to_thread(content_items, await self._read(job.content_object))
@@ -127,6 +146,11 @@ class IndexWorker:
             return await self.bus.files.read_bytes(name)
         except NotFound as exc:
             raise PermanentJobError(f"a stored input is gone: {exc.message}") from exc
+
+    async def _read_text(self, name: str) -> str:
+        """Stored UTF-8 text (the bytes are let go before the text is indexed)."""
+        data = await self._read(name)
+        return await asyncio.to_thread(data.decode, "utf-8", "replace")
 
     async def _assets(self, job: IndexJob, items: list[dict[str, Any]]) -> dict[str, bytes]:
         """Image bytes by ``img_path``, for paths inside the tenant's part of the store."""
@@ -143,8 +167,9 @@ class IndexWorker:
 
     async def exhausted(self, job: IndexJob, reason: str) -> None:
         await self.progress.move(
-            job.tenant_id, job.doc_id, "failed", allowed_from=_ACTIVE, error=reason
-        )
+            job.tenant_id, job.doc_id, "failed", allowed_from=_ACTIVE, error=reason,
+            fields={"progress": ""},
+        )  # fmt: skip
 
 
 def content_items(raw: bytes) -> list[dict[str, Any]]:

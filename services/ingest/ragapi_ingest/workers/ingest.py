@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 
 from ragapi_common.bus import Bus, JobContext, PermanentJobError, WorkerSpec
 from ragapi_common.contracts import subjects
@@ -62,12 +63,16 @@ class IngestWorker:
         except NotFound as exc:
             raise PermanentJobError(f"the stored file is gone: {exc.message}") from exc
         text, encoded = await asyncio.to_thread(_decoded, data, job.content_type)
+        size = len(data if encoded is None else encoded)
         del data
         if not text or text.isspace():
             raise PermanentJobError("the document holds no text")
         ref = job.model_dump(exclude={"object_name"})
-        if len(encoded) <= self.settings.inline_text_bytes:
+        if size <= self.settings.inline_text_bytes:
             index = IndexJob(**ref, text=text)
+        elif encoded is None:
+            # The upload is its own text (UTF-8, nothing to drop): indexed from where it is.
+            index = IndexJob(**ref, text_object=job.object_name)
         else:
             name = f"{job.object_name}/text"
             await self.bus.files.write_bytes(name, encoded)
@@ -81,7 +86,12 @@ class IngestWorker:
         )
 
 
-def _decoded(data: bytes, content_type: str) -> tuple[str, bytes]:
-    """The document's text and its UTF-8 bytes (both costly for large files)."""
+def _decoded(data: bytes, content_type: str) -> tuple[str, bytes | None]:
+    """The document's text and its UTF-8 bytes, None when those are ``data`` itself."""
+    if content_type != "text/html" and not data.startswith(codecs.BOM_UTF8) and b"\0" not in data:
+        try:
+            return data.decode("utf-8"), None
+        except UnicodeDecodeError:
+            pass
     text = decode_document(data, content_type)
     return text, text.encode()
