@@ -77,7 +77,7 @@ def _works(durable: str, subject: str) -> Access:
 
 
 def _files() -> Access:
-    """The object store: write chunks and meta, read them through ordered consumers, purge."""
+    """The object store: write chunks and meta, read them through pull consumers, purge."""
     return Access(
         publish=(
             f"$O.{s.FILES_BUCKET}.>",
@@ -89,6 +89,8 @@ def _files() -> Access:
             f"{_JS}.CONSUMER.CREATE.{_FILES}.>",
             f"{_JS}.CONSUMER.DELETE.{_FILES}.>",
             f"{_JS}.CONSUMER.INFO.{_FILES}.>",
+            f"{_JS}.CONSUMER.MSG.NEXT.{_FILES}.>",
+            f"$JS.ACK.{_FILES}.>",
             f"$JS.FC.{_FILES}.>",
         )
     )
