@@ -110,7 +110,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     result: dict[str, Any] = {"meta": meta, "ingest": {}, "cells": [], "memory": {}}
     try:
-        with fake_provider(work, args.latency) as provider:
+        with fake_provider(work, args.latency, args.embedding_latency) as provider:
             for name in args.systems:
                 runner = run_ragapi if name == "ragapi" else run_lightrag
                 part = await runner(work, provider, docs, questions, args)
@@ -132,7 +132,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ints = lambda s: [int(c) for c in s.split(",") if c]  # noqa: E731
     parser.add_argument("--docs", type=int, default=200)
     parser.add_argument("--duration", type=float, default=20.0, help="s per cell")
-    parser.add_argument("--latency", type=float, default=0.2, help="s per fake model call")
+    parser.add_argument("--latency", type=float, default=0.2, help="s per fake LLM call")
+    parser.add_argument("--embedding-latency", type=float, default=0.0, help="s per embedding")
     parser.add_argument("--clients", type=ints, default=[1, 32, 128])
     parser.add_argument("--modes", type=lambda s: s.split(","), default=["naive", "mix"])
     parser.add_argument("--systems", type=lambda s: s.split(","), default=["ragapi", "lightrag"])

@@ -150,7 +150,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"load_1m_at_start": load_average()[0]}
     result["graph_estimate"] = graph_estimate(docs)
     try:
-        with fake_provider(work, args.latency) as (provider, provider_proc):
+        with fake_provider(work, args.latency, args.embedding_latency) as (provider, provider_proc):
             async with ragapi(work, provider, embeddings=not args.local_embedder) as stack:
                 result["rss_at_start"] = memory(stack.proc)
                 head = await stack.create_tenant("bench")
@@ -182,7 +182,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ints = lambda s: [int(c) for c in s.split(",") if c]  # noqa: E731
     floats = lambda s: [float(c) for c in s.split(",") if c]  # noqa: E731
-    parser.add_argument("--latency", type=float, default=0.2, help="s per fake model call")
+    parser.add_argument("--latency", type=float, default=0.2, help="s per fake LLM call")
+    parser.add_argument("--embedding-latency", type=float, default=0.0, help="s per embedding")
     parser.add_argument("--duration", type=float, default=20.0, help="s per cell")
     parser.add_argument("--docs", type=int, default=200)
     parser.add_argument("--tenants", type=int, default=50)

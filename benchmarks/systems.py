@@ -1,9 +1,10 @@
 """The fake provider and ragapi as the benchmarks run them: real processes, real HTTP.
 
-The fake OpenAI-compatible provider (``tests/support/fake_provider.py``) serves
-chat, embeddings (``EMBEDDING_DIM`` dimensions) and rerank with a fixed latency
-on every POST. ``ragapi up`` is configured as an operator would: the provider is
-the deployment's LLM *and* embedding endpoint (so query embeddings cost an HTTP
+The fake OpenAI-compatible provider (``tests/support/fake_provider.py``, served
+by :mod:`benchmarks.fake_llm`) answers chat with a fixed latency and
+embeddings (``EMBEDDING_DIM`` dimensions) with their own, 0 by default.
+``ragapi up`` is configured as an operator would: the provider is the
+deployment's LLM *and* embedding endpoint (so query embeddings cost an HTTP
 round trip, as with any hosted embedder), LLM concurrency ``LLM_CONCURRENCY``.
 """
 
@@ -35,14 +36,17 @@ BATCH = 50
 
 
 @contextlib.contextmanager
-def fake_provider(work: Path, latency: float) -> Iterator[tuple[str, psutil.Process]]:
-    """The fake provider on a free port: its ``/v1`` base URL and its process."""
+def fake_provider(
+    work: Path, latency: float, embedding_latency: float = 0.0
+) -> Iterator[tuple[str, psutil.Process]]:
+    """The fake provider (:mod:`benchmarks.fake_llm`) on a free port: its ``/v1`` URL, process."""
     port = free_port()
     env = dict(
         os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
     )
-    cmd = [sys.executable, "-m", "tests.support.fake_provider", "--port", str(port)]
-    cmd += ["--latency", str(latency), "--dim", str(EMBEDDING_DIM)]
+    cmd = [sys.executable, "-m", "benchmarks.fake_llm", "--port", str(port), "--dim"]
+    cmd += [str(EMBEDDING_DIM), "--latency", str(latency), "--embedding-latency"]
+    cmd += [str(embedding_latency)]
     with process(cmd, env, work / "fake.log", cwd=ROOT) as proc:
         wait_port(port)
         yield f"http://127.0.0.1:{port}/v1", psutil.Process(proc.pid)
