@@ -55,7 +55,21 @@ def markdown(result: dict[str, Any]) -> str:
         f"{meta['duration_s']} s per cell, LLM concurrency {meta['llm_concurrency']}.",
         "",
     ]
-    return "\n".join([*head, *_ingest_rows(result), "", *_query_rows(result), ""])
+    rss = [
+        f"{system} {mb['main_mb']} MB"
+        + (f" (+ {mb['other_children_mb']} MB NATS and Redis)" if mb["other_children_mb"] else "")
+        for system, mb in result.get("memory", {}).items()
+    ]
+    body = [
+        *head,
+        *_ingest_rows(result),
+        "",
+        *_query_rows(result),
+        "",
+        f"RSS after the queries: {'; '.join(rss)}.",
+        "",
+    ]
+    return "\n".join(body)
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
@@ -76,9 +90,12 @@ def plot(result: dict[str, Any], path: Path) -> None:
             for row, key in enumerate(("qps", "p99_ms")):
                 ys = [c[key] if key == "qps" else c[key] / 1000 for c in cells]
                 axes[row][col].plot(xs, ys, color=color, marker=marker, label=system)
+        levels = sorted({c["clients"] for c in result["cells"]})
         for row, label in enumerate(("queries / s", "p99 latency, s")):
             ax = axes[row][col]
             ax.set_xscale("log", base=2)
+            ax.set_xticks(levels, [str(n) for n in levels])
+            ax.minorticks_off()
             ax.set_xlabel("concurrent clients (closed loop)")
             ax.set_ylabel(label)
             ax.set_title(f"{mode}: {label}")
