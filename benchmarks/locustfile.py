@@ -9,7 +9,8 @@
 
 Settings (environment): ``BENCH_TARGET`` ``ragapi`` (default) or ``lightrag``;
 ``BENCH_API_KEY`` the ragapi tenant's key; ``BENCH_INGEST=1`` uploads the
-corpus at test start and waits until it is indexed; ``BENCH_DOCS`` (200) and
+corpus and waits until it is indexed, before the run (and its ``-t`` clock)
+starts and outside Locust's statistics; ``BENCH_DOCS`` (200) and
 ``BENCH_SEED`` (7) choose the corpus (:mod:`benchmarks.corpus`), which must
 match what was ingested; ``BENCH_PACE`` seconds between one user's questions
 (0, a closed loop, by default; with ``BENCH_PACE=2`` 64 users offer ~32 req/s
@@ -28,7 +29,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import requests
 from locust import FastHttpUser, constant, constant_pacing, events, task
+from locust.runners import WorkerRunner
 
 from benchmarks import corpus
 
@@ -68,35 +71,41 @@ class MixUser(_Asker):
     mode = "mix"
 
 
-def _ingest(client: Any) -> None:
-    """Upload the corpus to the target and wait until it is indexed (BENCH_INGEST=1)."""
-    if TARGET == "ragapi":
-        tasks = []
-        for start in range(0, len(DOCS), 50):
-            batch = [{"name": d.name, "text": d.text} for d in DOCS[start : start + 50]]
-            answer = client.post(
-                "/v1/documents/text", json={"documents": batch}, headers=_headers()
-            )
-            tasks.append(answer.json()["task_id"])
-        for task_id in tasks:
-            while client.get(f"/v1/tasks/{task_id}", headers=_headers()).json()["status"] in (
-                "queued", "running",
-            ):  # fmt: skip
-                time.sleep(1)
-        return
-    body = {"texts": [d.text for d in DOCS], "file_sources": [d.name for d in DOCS]}
-    client.post("/documents/texts", json=body)
-    while True:
-        counts = client.get("/documents/status_counts").json()["status_counts"]
-        if counts.get("processed", 0) + counts.get("failed", 0) >= len(DOCS):
+def _ingest(base: str) -> None:
+    """Upload the corpus to the target and wait until it is indexed (``BENCH_INGEST=1``).
+
+    A plain ``requests`` session: these calls stay out of Locust's statistics.
+    """
+    with requests.Session() as http:
+        if TARGET == "ragapi":
+            tasks = []
+            for start in range(0, len(DOCS), 50):
+                batch = [{"name": d.name, "text": d.text} for d in DOCS[start : start + 50]]
+                answer = http.post(f"{base}/v1/documents/text", json={"documents": batch},
+                                   headers=_headers(), timeout=60)  # fmt: skip
+                answer.raise_for_status()
+                tasks.append(answer.json()["task_id"])
+            for task_id in tasks:
+                url = f"{base}/v1/tasks/{task_id}"
+                while http.get(url, headers=_headers(), timeout=60).json()["status"] in (
+                    "queued", "running",
+                ):  # fmt: skip
+                    time.sleep(1)
             return
-        time.sleep(1)
+        body = {"texts": [d.text for d in DOCS], "file_sources": [d.name for d in DOCS]}
+        http.post(f"{base}/documents/texts", json=body, timeout=60).raise_for_status()
+        while True:
+            counts = http.get(f"{base}/documents/status_counts", timeout=60).json()["status_counts"]
+            if counts.get("processed", 0) + counts.get("failed", 0) >= len(DOCS):
+                return
+            time.sleep(1)
 
 
-@events.test_start.add_listener
-def _on_start(environment: Any, **_: Any) -> None:
-    if os.environ.get("BENCH_INGEST") != "1" or environment.host is None:
+@events.init.add_listener
+def _on_init(environment: Any, **_: Any) -> None:
+    """Before the run (and its ``-t`` clock) starts; once, not on each worker."""
+    if os.environ.get("BENCH_INGEST") != "1" or isinstance(environment.runner, WorkerRunner):
         return
-    from locust.clients import HttpSession
-
-    _ingest(HttpSession(environment.host, environment.events.request, user=None))
+    if environment.host is None:
+        raise SystemExit("BENCH_INGEST=1 needs --host")
+    _ingest(environment.host.rstrip("/"))
