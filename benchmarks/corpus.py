@@ -31,87 +31,26 @@ CHINESE_SHARE = 0.15
 MIN_BYTES, MAX_BYTES = 1500, 3000
 LINKS = (5, 10)
 
-_SYLLABLES = [
-    "ka",
-    "lo",
-    "mi",
-    "ren",
-    "to",
-    "va",
-    "sel",
-    "dor",
-    "qui",
-    "an",
-    "bel",
-    "cor",
-    "fen",
-    "gil",
-    "har",
-    "ist",
-    "jun",
-    "kel",
-    "mor",
-    "nav",
-]
-_SURNAMES = [
-    "Okafor",
-    "Lindqvist",
-    "Tanaka",
-    "Moreau",
-    "Haddad",
-    "Iyer",
-    "Costa",
-    "Mensah",
-    "Varga",
-    "Novak",
-    "Quispe",
-]
-_COMPANY_TAIL = ["Dynamics", "Labs", "Holdings", "Systems", "Works", "Foundry", "Analytics"]
-_PLACE_HEAD = ["Port", "Lake", "Mount", "Cape", "Fort", "Glen", "Saint"]
-_PRODUCT_TAIL = ["One", "Pro", "Max", "Lite", "Mark", "Prime"]
+# fmt: off
+_SYLLABLES = ("ka", "lo", "mi", "ren", "to", "va", "sel", "dor", "qui", "an", "bel", "cor",
+              "fen", "gil", "har", "ist", "jun", "kel", "mor", "nav")
+_SURNAMES = ("Okafor", "Lindqvist", "Tanaka", "Moreau", "Haddad", "Iyer", "Costa", "Mensah",
+             "Varga", "Novak", "Quispe")
+_COMPANY_TAIL = ("Dynamics", "Labs", "Holdings", "Systems", "Works", "Foundry", "Analytics")
+_PLACE_HEAD = ("Port", "Lake", "Mount", "Cape", "Fort", "Glen", "Saint")
+_PRODUCT_TAIL = ("One", "Pro", "Max", "Lite", "Mark", "Prime")
 _ZH_CHARS = "星河云海山川金石光明远华天宇青松白鹭锦绣长安龙凤瑞祥晨曦"
 _ZH_SUFFIX = {"company": "科技", "person": "", "place": "市", "product": "号"}
 _ZH_SURNAMES = "李王张刘陈杨黄赵周吴"
-_WORDS = [
-    "tidal turbines",
-    "soil sensors",
-    "glacier radar",
-    "fog nets",
-    "battery packs",
-    "river barges",
-    "seed banks",
-    "cargo drones",
-    "wind lidar",
-    "salt farms",
-    "grid storage",
-    "water meters",
-    "rail sleepers",
-    "kelp fibre",
-    "solar glass",
-    "coral surveys",
-    "bridge cables",
-    "harbour cranes",
-]
-_ZH_WORDS = [
-    "潮汐发电",
-    "土壤传感",
-    "冰川雷达",
-    "储能电池",
-    "货运无人机",
-    "海藻纤维",
-    "太阳能玻璃",
-    "港口起重",
-]
-_VERBS = [
-    "expanded",
-    "reorganised",
-    "audited",
-    "financed",
-    "rebuilt",
-    "licensed",
-    "relocated",
-    "merged",
-]
+_WORDS = ("tidal turbines", "soil sensors", "glacier radar", "fog nets", "battery packs",
+          "river barges", "seed banks", "cargo drones", "wind lidar", "salt farms",
+          "grid storage", "water meters", "rail sleepers", "kelp fibre", "solar glass",
+          "coral surveys", "bridge cables", "harbour cranes")
+_ZH_WORDS = ("潮汐发电", "土壤传感", "冰川雷达", "储能电池", "货运无人机", "海藻纤维", "太阳能玻璃",
+             "港口起重")
+_VERBS = ("expanded", "reorganised", "audited", "financed", "rebuilt", "licensed", "relocated",
+          "merged")
+# fmt: on
 
 
 @dataclass(frozen=True)

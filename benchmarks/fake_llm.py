@@ -40,8 +40,9 @@ async def serve(port: int, latency: float, embedding_latency: float, dim: int) -
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     behaviour = Behaviour(latency_s=latency, dim=dim, paths=(CHAT, RERANK))
-    async with SplitLatencyProvider(port=port, behaviour=behaviour) as fake:
-        fake.embedding_latency_s = embedding_latency
+    provider = SplitLatencyProvider(port=port, behaviour=behaviour)
+    provider.embedding_latency_s = embedding_latency
+    async with provider as fake:
         print(f"fake provider on {fake.base_url}", flush=True)
         await stop.wait()
 

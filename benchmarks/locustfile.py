@@ -52,7 +52,7 @@ def _query_path() -> str:
     return "/v1/query" if TARGET == "ragapi" else "/query"
 
 
-class _Asker(FastHttpUser):  # type: ignore[misc]
+class _Asker(FastHttpUser):
     abstract = True
     mode = "naive"
     wait_time = constant_pacing(PACE) if PACE else constant(0)
@@ -101,7 +101,6 @@ def _ingest(base: str) -> None:
             time.sleep(1)
 
 
-@events.init.add_listener
 def _on_init(environment: Any, **_: Any) -> None:
     """Before the run (and its ``-t`` clock) starts; once, not on each worker."""
     if os.environ.get("BENCH_INGEST") != "1" or isinstance(environment.runner, WorkerRunner):
@@ -109,3 +108,6 @@ def _on_init(environment: Any, **_: Any) -> None:
     if environment.host is None:
         raise SystemExit("BENCH_INGEST=1 needs --host")
     _ingest(environment.host.rstrip("/"))
+
+
+events.init.add_listener(_on_init)  # type: ignore[no-untyped-call]

