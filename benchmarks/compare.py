@@ -51,8 +51,10 @@ async def query_cells(system: str, target: Target, cpu: Cpu, questions: Iterator
     for mode in args.modes:
         await warm_up(target, mode, questions)
         for clients in args.clients:
-            run = functools.partial(closed_loop, target, mode, clients, args.duration, questions)
-            cell = await measure(cpu, run, system=system, mode=mode, clients=clients)
+            run = functools.partial(closed_loop, target, mode, clients, questions)
+            cell = await measure(
+                cpu, run, args.settle, args.duration, system=system, mode=mode, clients=clients
+            )
             print(json.dumps(cell), flush=True)
             cells.append(cell)
     return cells
@@ -105,6 +107,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "corpus": corpus.statistics(docs),
         "latency_s": args.latency,
         "duration_s": args.duration,
+        "settle_s": args.settle,
         "llm_concurrency": LLM_CONCURRENCY,
         "lightrag_server": VERSION,
     }
@@ -131,7 +134,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ints = lambda s: [int(c) for c in s.split(",") if c]  # noqa: E731
     parser.add_argument("--docs", type=int, default=200)
-    parser.add_argument("--duration", type=float, default=20.0, help="s per cell")
+    parser.add_argument("--duration", type=float, default=20.0, help="s measured per cell")
+    parser.add_argument("--settle", type=float, default=5.0, help="s of load before measuring")
     parser.add_argument("--latency", type=float, default=0.2, help="s per fake LLM call")
     parser.add_argument("--embedding-latency", type=float, default=0.0, help="s per embedding")
     parser.add_argument("--clients", type=ints, default=[1, 32, 128])

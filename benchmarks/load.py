@@ -8,6 +8,13 @@ rescans every connection per request). Both loops count CPU of the named
 process groups (:class:`benchmarks.harness.Cpu`) over the window and divide
 it by the requests that ended in it.
 
+Each cell has a settling time, then a measurement window: only requests that
+end inside the window count, and CPU is read at its edges, so the ramp-up
+(every client's first request at once) and the drain (the last answers, at
+falling concurrency) stay out of the figures. After the window the loop stops
+asking and waits for what is in flight, so a cell's leftovers never burn CPU
+in the next one.
+
 Closed loop: the rate adapts to the latency, so a slow server is offered less
 load. Open loop: request *i* is due at ``start + i / rate``; its latency counts
 from that moment, so time spent waiting behind a saturated client or server
@@ -18,9 +25,10 @@ requests outstanding are dropped and counted, never queued without bound.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,10 +51,17 @@ class Target:
 
 @dataclass
 class Tally:
+    """What ended inside the measurement window (``opened`` .. ``closed``, perf_counter)."""
+
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     dropped: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
+    opened: float | None = None
+    closed: float | None = None
+
+    def counting(self, now: float) -> bool:
+        return self.opened is not None and self.opened <= now and self.closed is None
 
     async def ask(self, session: aiohttp.ClientSession, target: Target, body: dict[str, Any],
                   started: float) -> None:  # fmt: skip
@@ -57,8 +72,11 @@ class Tally:
                 status = str(r.status)
         except (aiohttp.ClientError, TimeoutError) as exc:
             status = type(exc).__name__
+        now = time.perf_counter()
+        if not self.counting(now):
+            return
         if status == "200":
-            self.latencies.append(time.perf_counter() - started)
+            self.latencies.append(now - started)
         else:
             self.errors += 1
             self.statuses[status] = self.statuses.get(status, 0) + 1
@@ -69,13 +87,13 @@ def _session(connections: int) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=180))
 
 
-async def closed_loop(target: Target, mode: str, clients: int, duration: float,
-                      questions: Iterator[str], tally: Tally) -> None:  # fmt: skip
-    """``clients`` workers, each asking its next question as soon as the last is answered."""
-    stop_at = time.perf_counter() + duration
+async def closed_loop(target: Target, mode: str, clients: int, questions: Iterator[str],
+                      tally: Tally) -> None:  # fmt: skip
+    """``clients`` workers, each asking its next question as soon as the last is answered,
+    until the window closes."""
 
     async def worker(session: aiohttp.ClientSession) -> None:
-        while time.perf_counter() < stop_at:
+        while tally.closed is None:
             body = target.body(next(questions), mode)
             await tally.ask(session, target, body, time.perf_counter())
 
@@ -84,18 +102,20 @@ async def closed_loop(target: Target, mode: str, clients: int, duration: float,
 
 
 async def open_loop(
-    target: Target, mode: str, rate: float, duration: float,
-    questions: Iterator[str], tally: Tally, *, max_in_flight: int,
+    target: Target, mode: str, rate: float, questions: Iterator[str], tally: Tally,
+    *, max_in_flight: int,
 ) -> None:  # fmt: skip
-    """``rate`` arrivals a second for ``duration`` s, then wait for those in flight."""
+    """``rate`` arrivals a second until the window closes, then wait for those in flight."""
     pending: set[asyncio.Task[None]] = set()
     async with _session(max_in_flight) as session:
         start = time.perf_counter()
-        for i in range(int(rate * duration)):
+        for i in itertools.count():
             due = start + i / rate
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            if tally.closed is not None:
+                break
             if len(pending) >= max_in_flight:
-                tally.dropped += 1
+                tally.dropped += tally.counting(due)
                 continue
             task = asyncio.create_task(
                 tally.ask(session, target, target.body(next(questions), mode), due)
@@ -106,14 +126,11 @@ async def open_loop(
             await asyncio.wait(pending)
 
 
-async def warm_up(target: Target, mode: str, questions: Iterator[str], n: int = 3) -> Tally:
+async def warm_up(target: Target, mode: str, questions: Iterator[str], n: int = 3) -> None:
     """``n`` questions one after another, outside any measurement (first-use costs)."""
-    tally = Tally()
     async with _session(1) as session:
         for _ in range(n):
-            body = target.body(next(questions), mode)
-            await tally.ask(session, target, body, time.perf_counter())
-    return tally
+            await Tally().ask(session, target, target.body(next(questions), mode), 0.0)
 
 
 def _quantile(sorted_values: list[float], q: float) -> float:
@@ -124,17 +141,24 @@ def _quantile(sorted_values: list[float], q: float) -> float:
     return statistics.quantiles(sorted_values, n=100, method="inclusive")[int(q) - 1]
 
 
-async def measure(cpu: Cpu, run: Callable[[Tally], Any], **labels: Any) -> dict[str, Any]:
-    """Run one load window; QPS, latency quantiles (ms), errors and CPU ms per request."""
-    tally = Tally()
-    load_before = load_average()[0]
-    before = cpu.read()
+async def measure(cpu: Cpu, run: Callable[[Tally], Awaitable[None]], settle: float,
+                  duration: float, **labels: Any) -> dict[str, Any]:  # fmt: skip
+    """One cell: ``settle`` s of load, then a ``duration`` s window; QPS, latency quantiles
+    (ms), errors and CPU ms per request of each process group, over the window."""
+    tally, edges = Tally(), dict[str, Any]()
+
+    async def window() -> None:
+        await asyncio.sleep(settle)
+        edges["load"], edges["cpu"] = load_average()[0], cpu.read()
+        tally.opened = edges["opened"] = time.perf_counter()
+        await asyncio.sleep(duration)
+        edges["cpu_end"], edges["load_end"] = cpu.read(), load_average()[0]
+        tally.closed = edges["closed"] = time.perf_counter()
+
     started = time.perf_counter()
-    await run(tally)
-    elapsed = time.perf_counter() - started
-    after = cpu.read()
-    done = len(tally.latencies)
-    ended = max(1, done + tally.errors)
+    await asyncio.gather(window(), run(tally))
+    opened, closed = edges["opened"], edges["closed"]
+    done, ended = len(tally.latencies), max(1, len(tally.latencies) + tally.errors)
     lat = sorted(tally.latencies)
     cell: dict[str, Any] = dict(labels)
     cell |= {
@@ -142,13 +166,15 @@ async def measure(cpu: Cpu, run: Callable[[Tally], Any], **labels: Any) -> dict[
         "errors": tally.errors,
         "error_kinds": tally.statuses,
         "dropped": tally.dropped,
-        "seconds": round(elapsed, 1),
-        "qps": round(done / elapsed, 2),
+        "seconds": round(closed - opened, 1),
+        "cell_seconds": round(time.perf_counter() - started, 1),
+        "qps": round(done / (closed - opened), 2),
         "p50_ms": round(_quantile(lat, 50) * 1000, 1),
         "p95_ms": round(_quantile(lat, 95) * 1000, 1),
         "p99_ms": round(_quantile(lat, 99) * 1000, 1),
-        "load_1m": [load_before, load_average()[0]],
+        "load_1m": [edges["load"], edges["load_end"]],
     }
-    for name in after:
-        cell[f"{name}_cpu_ms_per_query"] = round((after[name] - before[name]) * 1000 / ended, 2)
+    for name, end in edges["cpu_end"].items():
+        used = end - edges["cpu"][name]
+        cell[f"{name}_cpu_ms_per_query"] = round(used * 1000 / ended, 2)
     return cell

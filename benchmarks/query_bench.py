@@ -85,13 +85,17 @@ async def cells(stack: Ragapi, head: dict[str, str], cpu: Cpu, questions: Iterat
     for mode in args.modes:
         await warm_up(target, mode, questions)
         for clients in args.clients:
-            run = functools.partial(closed_loop, target, mode, clients, args.duration, questions)
-            out.append(await measure(cpu, run, mode=mode, loop="closed", clients=clients))
+            run = functools.partial(closed_loop, target, mode, clients, questions)
+            cell = await measure(cpu, run, args.settle, args.duration, mode=mode, loop="closed",
+                                 clients=clients)  # fmt: skip
+            out.append(cell)
             print(json.dumps(out[-1]), flush=True)
         for rate in args.open_rates:
-            run = functools.partial(open_loop, target, mode, rate, args.duration, questions,
+            run = functools.partial(open_loop, target, mode, rate, questions,
                                     max_in_flight=args.max_in_flight)  # fmt: skip
-            out.append(await measure(cpu, run, mode=mode, loop="open", rate=rate))
+            cell = await measure(cpu, run, args.settle, args.duration, mode=mode, loop="open",
+                                 rate=rate)  # fmt: skip
+            out.append(cell)
             print(json.dumps(out[-1]), flush=True)
     return out
 
@@ -199,7 +203,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     floats = lambda s: [float(c) for c in s.split(",") if c]  # noqa: E731
     parser.add_argument("--latency", type=float, default=0.2, help="s per fake LLM call")
     parser.add_argument("--embedding-latency", type=float, default=0.0, help="s per embedding")
-    parser.add_argument("--duration", type=float, default=20.0, help="s per cell")
+    parser.add_argument("--duration", type=float, default=20.0, help="s measured per cell")
+    parser.add_argument("--settle", type=float, default=5.0, help="s of load before measuring")
     parser.add_argument("--docs", type=int, default=200)
     parser.add_argument("--tenants", type=int, default=50)
     parser.add_argument("--modes", type=lambda s: s.split(","), default=list(MODES))
