@@ -8,12 +8,14 @@ rescans every connection per request). Both loops count CPU of the named
 process groups (:class:`benchmarks.harness.Cpu`) over the window and divide
 it by the requests that ended in it.
 
-Each cell has a settling time, then a measurement window: only requests that
-end inside the window count, and CPU is read at its edges, so the ramp-up
-(every client's first request at once) and the drain (the last answers, at
-falling concurrency) stay out of the figures. After the window the loop stops
-asking and waits for what is in flight, so a cell's leftovers never burn CPU
-in the next one.
+Each cell has a settling time (at least ``settle`` seconds, and in a closed
+loop until every client has had its first answer, so that the window sees the
+steady state even when one answer takes longer than the window), then a
+measurement window: only requests that end inside the window count, and CPU
+is read at its edges, so the ramp-up (every client's first request at once)
+and the drain (the last answers, at falling concurrency) stay out of the
+figures. After the window the loop stops asking and waits for what is in
+flight, so a cell's leftovers never burn CPU in the next one.
 
 Closed loop: the rate adapts to the latency, so a slow server is offered less
 load. Open loop: request *i* is due at ``start + i / rate``; its latency counts
@@ -25,6 +27,7 @@ requests outstanding are dropped and counted, never queued without bound.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import statistics
 import time
@@ -36,6 +39,8 @@ import aiohttp
 
 from benchmarks.harness import Cpu, load_average
 
+#: The longest a cell waits for its closed-loop clients' first answers before measuring.
+RAMP_LIMIT_S = 180.0
 #: ``(question, mode) -> JSON body`` of the system under test.
 Body = Callable[[str, str], dict[str, Any]]
 
@@ -59,6 +64,8 @@ class Tally:
     statuses: dict[str, int] = field(default_factory=dict)
     opened: float | None = None
     closed: float | None = None
+    #: Set once every closed-loop client has had its first answer (the ramp is over).
+    ramped: asyncio.Event = field(default_factory=asyncio.Event)
 
     def counting(self, now: float) -> bool:
         return self.opened is not None and self.opened <= now and self.closed is None
@@ -92,10 +99,18 @@ async def closed_loop(target: Target, mode: str, clients: int, questions: Iterat
     """``clients`` workers, each asking its next question as soon as the last is answered,
     until the window closes."""
 
+    waiting = clients
+
     async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal waiting
+        first = True
         while tally.closed is None:
             body = target.body(next(questions), mode)
             await tally.ask(session, target, body, time.perf_counter())
+            if first:
+                first, waiting = False, waiting - 1
+                if waiting == 0:
+                    tally.ramped.set()
 
     async with _session(clients) as session:
         await asyncio.gather(*(worker(session) for _ in range(clients)))
@@ -107,6 +122,7 @@ async def open_loop(
 ) -> None:  # fmt: skip
     """``rate`` arrivals a second until the window closes, then wait for those in flight."""
     pending: set[asyncio.Task[None]] = set()
+    tally.ramped.set()  # arrivals do not wait for answers: nothing to ramp
     async with _session(max_in_flight) as session:
         start = time.perf_counter()
         for i in itertools.count():
@@ -143,12 +159,15 @@ def _quantile(sorted_values: list[float], q: float) -> float:
 
 async def measure(cpu: Cpu, run: Callable[[Tally], Awaitable[None]], settle: float,
                   duration: float, **labels: Any) -> dict[str, Any]:  # fmt: skip
-    """One cell: ``settle`` s of load, then a ``duration`` s window; QPS, latency quantiles
-    (ms), errors and CPU ms per request of each process group, over the window."""
+    """One cell: ``settle`` s of load, and at least until every closed-loop client had its
+    first answer, then a ``duration`` s window; QPS, latency quantiles (ms), errors and CPU
+    ms per request of each process group, over the window."""
     tally, edges = Tally(), dict[str, Any]()
 
     async def window() -> None:
         await asyncio.sleep(settle)
+        with contextlib.suppress(TimeoutError):  # a client stuck on its first question
+            await asyncio.wait_for(tally.ramped.wait(), RAMP_LIMIT_S)
         edges["load"], edges["cpu"] = load_average()[0], cpu.read()
         tally.opened = edges["opened"] = time.perf_counter()
         await asyncio.sleep(duration)
