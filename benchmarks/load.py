@@ -177,7 +177,7 @@ async def measure(cpu: Cpu, run: Callable[[Tally], Awaitable[None]], settle: flo
     started = time.perf_counter()
     await asyncio.gather(window(), run(tally))
     opened, closed = edges["opened"], edges["closed"]
-    done, ended = len(tally.latencies), max(1, len(tally.latencies) + tally.errors)
+    done, ended = len(tally.latencies), len(tally.latencies) + tally.errors
     lat = sorted(tally.latencies)
     cell: dict[str, Any] = dict(labels)
     cell |= {
@@ -195,5 +195,5 @@ async def measure(cpu: Cpu, run: Callable[[Tally], Awaitable[None]], settle: flo
     }
     for name, end in edges["cpu_end"].items():
         used = end - edges["cpu"][name]
-        cell[f"{name}_cpu_ms_per_query"] = round(used * 1000 / ended, 2)
+        cell[f"{name}_cpu_ms_per_query"] = round(used * 1000 / ended, 2) if ended else None
     return cell

@@ -228,8 +228,8 @@ def main() -> None:
         print(
             f"{cell['mode']:>7} {level:<8} {cell['qps']:>7.1f} QPS  p50 {cell['p50_ms']:>7.1f}  "
             f"p95 {cell['p95_ms']:>7.1f}  p99 {cell['p99_ms']:>7.1f} ms  "
-            f"cpu {cell['server_cpu_ms_per_query']:>6.2f} (+nats/redis "
-            f"{cell['server_tree_cpu_ms_per_query']:>6.2f}) ms/q  errors {cell['errors']}"
+            f"cpu {cell['server_cpu_ms_per_query'] or 0:>6.2f} (+nats/redis "
+            f"{cell['server_tree_cpu_ms_per_query'] or 0:>6.2f}) ms/q  errors {cell['errors']}"
             f"  dropped {cell['dropped']}"
         )
     for when, mb in result.get("memory", {}).items():

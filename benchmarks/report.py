@@ -30,6 +30,10 @@ def _ingest_rows(result: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _or_dash(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
 def _query_rows(result: dict[str, Any]) -> list[str]:
     rows = [
         "| system | mode | C | QPS | p50 ms | p95 ms | p99 ms | CPU ms/q | with NATS+Redis "
@@ -37,10 +41,11 @@ def _query_rows(result: dict[str, Any]) -> list[str]:
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for c in result["cells"]:
-        tree = c.get("server_tree_cpu_ms_per_query", c["server_cpu_ms_per_query"])
+        cpu = c["server_cpu_ms_per_query"]
+        tree = c.get("server_tree_cpu_ms_per_query", cpu)
         rows.append(
             f"| {c['system']} | {c['mode']} | {c['clients']} | {c['qps']} | {c['p50_ms']} | "
-            f"{c['p95_ms']} | {c['p99_ms']} | {c['server_cpu_ms_per_query']} | {tree} | "
+            f"{c['p95_ms']} | {c['p99_ms']} | {_or_dash(cpu)} | {_or_dash(tree)} | "
             f"{c['errors']} | {c['load_1m'][0]}-{c['load_1m'][1]} |"
         )
     return rows
