@@ -43,8 +43,10 @@ def _query_rows(result: dict[str, Any]) -> list[str]:
     for c in result["cells"]:
         cpu = c["server_cpu_ms_per_query"]
         tree = c.get("server_tree_cpu_ms_per_query", cpu)
+        # A window shorter than the median answer saw too few answers to be steady.
+        short = " (!)" if c["p50_ms"] / 1000 > c["seconds"] else ""
         rows.append(
-            f"| {c['system']} | {c['mode']} | {c['clients']} | {c['qps']} | {c['p50_ms']} | "
+            f"| {c['system']} | {c['mode']} | {c['clients']}{short} | {c['qps']} | {c['p50_ms']} | "
             f"{c['p95_ms']} | {c['p99_ms']} | {_or_dash(cpu)} | {_or_dash(tree)} | "
             f"{c['errors']} | {c['load_1m'][0]}-{c['load_1m'][1]} |"
         )
@@ -70,6 +72,9 @@ def markdown(result: dict[str, Any]) -> str:
         *_ingest_rows(result),
         "",
         *_query_rows(result),
+        "",
+        "(!): the cell's window was shorter than its median answer: few answers ended in it, so"
+        " its QPS and CPU per query are rough; a longer `--duration` steadies them.",
         "",
         f"RSS after the queries: {'; '.join(rss)}.",
         "",
