@@ -2,13 +2,13 @@
 
 :class:`TenantAuth` resolves a key through the tenants service (``tenants.resolve``
 over NATS, by the key's sha256: the key itself never leaves this process) and caches
-the answer briefly. A revoked key stops working on every process:
+the answer. A revoked key stops working on every process:
 
 - when the revocation event arrives, which drops the cached entry (milliseconds);
-- at the latest when the entry expires, ``ttl_s`` after its lookup was sent (under 1 s),
-  for a process that missed the event (its NATS connection was down at that moment);
 - a lookup in flight when any tenant event arrives answers the request that asked but is
-  not cached: its answer may predate the event.
+  not cached: its answer may predate the event;
+- a process that missed the event (its NATS connection was down at that moment) only
+  when the entry expires, ``ttl_s`` after its lookup was sent.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def require_admin(request: Request, admin_token: str) -> None:
 class TenantAuth:
     """API key -> :class:`TenantContext`, cached with a TTL and event invalidation."""
 
-    def __init__(self, bus: Bus, *, ttl_s: float = 0.5, max_entries: int = 10_000) -> None:
+    def __init__(self, bus: Bus, *, ttl_s: float = 30.0, max_entries: int = 10_000) -> None:
         self.bus = bus
         self.ttl_s = ttl_s
         self.max_entries = max_entries

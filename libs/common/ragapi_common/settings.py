@@ -41,9 +41,10 @@ class CommonSettings(BaseSettings):
     entity_extract_max_gleaning: int = Field(default=1, ge=0)
     log_level: str = "INFO"
     log_json: bool = True
-    # The revocation promise is "within 1 s": revocation events drop cached key lookups at
-    # once, and a process that missed one still stops the key when its lookup expires.
-    auth_cache_ttl_s: float = Field(default=0.5, gt=0, le=1.0)
+    # Key lookups cached this long; revocation events drop them at once (milliseconds). Only
+    # a process that missed the event (NATS down then) waits for this: <= 1 s bounds that
+    # too, at one lookup per key per TTL (docs/decisions/0907).
+    auth_cache_ttl_s: float = Field(default=30.0, gt=0)
     request_deadline_s: float = 120.0
     loop_lag_interval_s: float = 0.25
     shutdown_grace_s: float = 20.0
