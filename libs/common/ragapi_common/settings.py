@@ -22,6 +22,11 @@ class CommonSettings(BaseSettings):
     nats_url: str = "nats://127.0.0.1:4222"
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_max_connections: int = 64
+    # A dependency that is down answers 503 at once (docs/decisions/0700-dependency-outages.md):
+    # how long a Redis connect or command, or a NATS request, publish or object-store call,
+    # may take before it counts as an outage. A dead server is noticed before either.
+    redis_timeout_s: float = Field(default=0.5, gt=0)
+    nats_timeout_s: float = Field(default=0.5, gt=0)
     admin_token: SecretStr = SecretStr("")
     secret_key: SecretStr = SecretStr("")
     data_dir: Path = Path("data")
