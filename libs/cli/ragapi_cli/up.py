@@ -64,8 +64,9 @@ async def run_up(options: UpOptions) -> int:
     sock = bind(options.host, options.port)
     with contextlib.closing(sock), Stopper().installed() as stopper:
         async with contextlib.AsyncExitStack() as stack:
-            overrides = await _backing_services(stack, env, data_dir, creds)
-            gateway = _build_gateway(services, overrides, stack)
+            metrics = Metrics()  # one registry: the services' and the embedded servers' restarts
+            overrides = await _backing_services(stack, env, data_dir, creds, metrics)
+            gateway = _build_gateway(services, overrides, stack, metrics)
             await stack.enter_async_context(gateway.running())
             # Each service set up logging under its own name; this process is all of them.
             configure_logging("ragapi", env.log_level, json_lines=env.log_json)
@@ -78,15 +79,21 @@ async def run_up(options: UpOptions) -> int:
 
 
 async def _backing_services(
-    stack: contextlib.AsyncExitStack, env: CliSettings, data_dir: Path, creds: Credentials
+    stack: contextlib.AsyncExitStack,
+    env: CliSettings,
+    data_dir: Path,
+    creds: Credentials,
+    metrics: Metrics,
 ) -> dict[str, Any]:
-    """Embedded NATS/Redis where no URL is given; the settings every service then gets."""
+    """Embedded NATS/Redis (supervised) where no URL is given; the settings every service
+    then gets."""
     endpoints = await stack.enter_async_context(
         embedded_servers(
             data_dir,
             nats_url=env.nats_url if env.given("nats_url") and env.nats_url else None,
             redis_url=env.redis_url if env.given("redis_url") and env.redis_url else None,
             grace=env.shutdown_grace_s,
+            registry=metrics.registry,
         )
     )
     return {
@@ -119,10 +126,12 @@ def _import_services() -> list[ServiceSpec]:
 
 
 def _build_gateway(
-    specs: list[ServiceSpec], overrides: dict[str, Any], stack: contextlib.AsyncExitStack
+    specs: list[ServiceSpec],
+    overrides: dict[str, Any],
+    stack: contextlib.AsyncExitStack,
+    metrics: Metrics,
 ) -> Gateway:
     """One Metrics for all apps; one LightRAG registry shared by ingest and query."""
-    metrics = Metrics()
     rag = None
     rag_users = [spec for spec in specs if spec.uses_rag]
     if rag_users:
