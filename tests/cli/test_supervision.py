@@ -4,6 +4,7 @@ data: ``/readyz`` comes back by itself, the restarts are counted, nothing is los
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import re
 import signal
@@ -148,6 +149,8 @@ async def _answers(port: int) -> bool:
         return (await asyncio.wait_for(reader.readline(), 1)).startswith(b"INFO")
     finally:
         writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
 
 
 async def test_a_crash_loop_is_retried_with_backoff_until_stopped(tmp_path: Path) -> None:
