@@ -27,6 +27,9 @@ pytestmark = pytest.mark.slow
 
 #: What a client may wait for the answer that says "retry later".
 ANSWER_WITHIN_S = 1.0
+#: A hung server: one timeout (RAGAPI_REDIS_TIMEOUT_S / RAGAPI_NATS_TIMEOUT_S, 2 s) and
+#: the clean-up after it.
+STUCK_WITHIN_S = 3.0
 #: Harness deadlines (a loaded 2-core machine), not what is tested.
 INDEX_WITHIN_S = 120.0
 RECOVER_WITHIN_S = 30.0
@@ -190,15 +193,16 @@ async def test_nats_outage(outage: Outage) -> None:
     await _check_after(outage, tenant, cold, slow)
 
 
-#: Endpoints that need Redis, and those that need NATS (``cold key``: the tenants service).
+#: Endpoints that need Redis, and those that need JetStream (the object store).
 _NEED_REDIS = ("upload", "list", "task", "query", "tenants")
-_NEED_NATS = ("upload", "text", "cold key")
+_NEED_NATS = ("upload", "text")
 
 
 @pytest.mark.timeout(600)
 async def test_stuck_servers(outage: Outage) -> None:
     """A server that hangs (SIGSTOP: connections open, no answer) costs a request one
-    timeout (0.5 s by default), not redis-py's 5 s or nats-py's 5 s per call."""
+    timeout (2 s by default), not redis-py's 5 s or nats-py's 5 s per call. (A request
+    to another service over a hung NATS waits that service's 5 s budget.)"""
     tenant, cold, task_id = await _prepare(outage)
     by_name = {call.name: call for call in calls(outage, tenant, cold, task_id)}
     for server, names in ((outage.redis, _NEED_REDIS), (outage.nats, _NEED_NATS)):
@@ -209,7 +213,7 @@ async def test_stuck_servers(outage: Outage) -> None:
                 answer, took = await timed(outage.client, by_name[name])
                 seen[name] = (answer.status_code, round(took, 3))
                 assert answer.status_code == 503, (name, answer.text)
-                assert took < ANSWER_WITHIN_S, (name, took)
+                assert took < STUCK_WITHIN_S, (name, took)
             print("stuck:", server.url, seen)
         finally:
             server.resume()

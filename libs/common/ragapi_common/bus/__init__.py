@@ -91,11 +91,10 @@ class Bus:
         client: Client,
         *,
         job_stream_replicas: int = 1,
-        timeout_s: float = 0.5,
+        timeout_s: float = 2.0,
         unavailable: Unavailable | None = None,
     ) -> None:
         self.client = client
-        self.timeout_s = timeout_s
         # Every JetStream API call, publish acknowledgement and object-store call.
         self.js: JetStreamContext = client.jetstream(timeout=timeout_s)
         self.files = FileStore(self.js, subjects.FILES_BUCKET, client)
@@ -105,12 +104,13 @@ class Bus:
 
     @classmethod
     async def connect(
-        cls, url: str, *, name: str, timeout_s: float = 0.5, unavailable: Unavailable | None = None
+        cls, url: str, *, name: str, timeout_s: float = 2.0, unavailable: Unavailable | None = None
     ) -> Bus:
         """Connect (retrying while the server comes up) and declare the streams.
 
-        ``timeout_s`` bounds each call that waits for the server; ``unavailable`` says
-        which errors are outages of any dependency (NATS's own when not given).
+        ``timeout_s`` bounds each JetStream call (API, publish acknowledgement, object
+        store); ``unavailable`` says which errors are outages of any dependency (NATS's
+        own when not given).
         """
         logs = ConnectionLog(name)
         try:
@@ -196,15 +196,19 @@ class Bus:
 
     # --- request/reply ---------------------------------------------------------------------
     async def request(
-        self, subject: str, payload: BaseModel, reply: type[R], *, within_s: float | None = None
+        self, subject: str, payload: BaseModel, reply: type[R], *, within_s: float = 5.0
     ) -> R:
-        """Call an endpoint; remote errors come back as the same RagapiError subclass."""
+        """Call an endpoint; remote errors come back as the same RagapiError subclass.
+
+        ``within_s`` is the answering service's budget, not NATS's: the tenants service
+        shares its event loop with LightRAG under ``ragapi up`` (0.5 s was measured too
+        short under load, decision 0700). Without a connection it fails at once.
+        """
         require_connection(self.client)
-        timeout = within_s if within_s is not None else self.timeout_s
         with tracing.outgoing(f"send {subject}", "client", _messaging(subject)) as span:
             try:
                 msg = await self.client.request(
-                    subject, encode(payload), timeout=timeout, headers=span.headers() or None
+                    subject, encode(payload), timeout=within_s, headers=span.headers() or None
                 )
             except nats.errors.NoRespondersError as exc:
                 raise DependencyUnavailable(f"no service answers {subject}", retry_after=1) from exc
