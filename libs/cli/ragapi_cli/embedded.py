@@ -3,7 +3,9 @@
 Each child runs in its own session (a Ctrl-C in the terminal reaches only
 ``ragapi up``, which then stops the services before their servers) and gets
 SIGTERM from the kernel if ``ragapi up`` dies without cleaning up, so a
-restart never finds a stale server holding the data directory.
+restart never finds a stale server holding the data directory. While ragapi
+runs, a child that dies is started again with its own command line
+(:mod:`.supervisor`).
 """
 
 from __future__ import annotations
