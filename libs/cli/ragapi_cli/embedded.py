@@ -3,7 +3,9 @@
 Each child runs in its own session (a Ctrl-C in the terminal reaches only
 ``ragapi up``, which then stops the services before their servers) and gets
 SIGTERM from the kernel if ``ragapi up`` dies without cleaning up, so a
-restart never finds a stale server holding the data directory.
+restart never finds a stale server holding the data directory. While ragapi
+runs, a child that dies is started again with its own command line
+(:mod:`.supervisor`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from pathlib import Path
 
 import aiofiles
 import aiofiles.os
+from prometheus_client import CollectorRegistry
+
+from ragapi_cli.supervisor import restart_counter, supervised
 
 log = logging.getLogger(__name__)
 
@@ -65,43 +70,54 @@ def _die_with_parent() -> Callable[[], object] | None:
 
 @dataclass
 class ChildServer:
-    """One child process, the URL it serves and the log file it writes."""
+    """One child process: the command line that starts it, the URL it serves, the log file
+    it writes and how to tell it is ready (``probe`` sent on connect, an answer starting
+    with ``expect``). :meth:`start` runs that command line; run again after a crash, it
+    brings the server back on the same port and data directory."""
 
     name: str
     url: str
     port: int
     log_file: Path
-    process: asyncio.subprocess.Process
+    argv: list[str]
+    probe: bytes
+    expect: bytes
+    process: asyncio.subprocess.Process | None = None
+
+    async def start(self, wait_s: float) -> None:
+        """Start the process and wait until it answers; stopped again if it does not."""
+        self.process = await asyncio.create_subprocess_exec(
+            *self.argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(),
+        )
+        try:
+            await _wait_ready(self, self.process, wait_s)
+        except BaseException:
+            await self.stop(grace=2)
+            raise
 
     async def stop(self, grace: float) -> None:
         """SIGTERM, then SIGKILL after ``grace`` seconds; returns once it is reaped."""
-        if self.process.returncode is not None:
+        process = self.process
+        if process is None or process.returncode is not None:
             return
         with contextlib.suppress(ProcessLookupError):
-            self.process.terminate()
+            process.terminate()
         try:
-            await asyncio.wait_for(self.process.wait(), grace)
+            await asyncio.wait_for(process.wait(), grace)
         except TimeoutError:
             log.warning("%s did not stop in %.0f s; killing it", self.name, grace)
         finally:
             # Also when this wait is cancelled (a second Ctrl-C): never leave it running.
-            if self.process.returncode is None:
+            if process.returncode is None:
                 with contextlib.suppress(ProcessLookupError):
-                    self.process.kill()
-        await self.process.wait()
-        log.info("%s stopped", self.name, extra={"returncode": self.process.returncode})
-
-
-async def _spawn(name: str, argv: list[str], port: int, url: str, log_file: Path) -> ChildServer:
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-        start_new_session=True,
-        preexec_fn=_die_with_parent(),
-    )
-    return ChildServer(name, url, port, log_file, process)
+                    process.kill()
+        await process.wait()
+        log.info("%s stopped", self.name, extra={"returncode": process.returncode})
 
 
 async def _answers(port: int, probe: bytes, expect: bytes) -> bool:
@@ -132,18 +148,20 @@ async def _log_tail(path: Path, lines: int = 15) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-async def _wait_ready(child: ChildServer, probe: bytes, expect: bytes, wait_s: float) -> None:
+async def _wait_ready(
+    child: ChildServer, process: asyncio.subprocess.Process, wait_s: float
+) -> None:
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
-        if child.process.returncode is not None:
+        if process.returncode is not None:
             break
-        if await _answers(child.port, probe, expect):
+        if await _answers(child.port, child.probe, child.expect):
             log.info("%s is up", child.name, extra={"url": child.url})
             return
         await asyncio.sleep(0.05)
     state = (
-        f"exited with {child.process.returncode}"
-        if child.process.returncode is not None
+        f"exited with {process.returncode}"
+        if process.returncode is not None
         else f"not answering after {wait_s:.0f} s"
     )
     tail = await _log_tail(child.log_file)
@@ -162,12 +180,9 @@ async def start_nats(
     argv = [str(nats_server_executable()), "-a", "127.0.0.1", "-p", str(port), "-js"]
     argv += ["-sd", str(store), "-l", str(log_file)]
     argv += ["-c", str(config)] if config else []
-    child = await _spawn("nats-server", argv, port, f"nats://127.0.0.1:{port}", log_file)
-    try:
-        await _wait_ready(child, b"", b"INFO", wait_s)
-    except BaseException:
-        await child.stop(grace=2)
-        raise
+    url = f"nats://127.0.0.1:{port}"
+    child = ChildServer("nats-server", url, port, log_file, argv, probe=b"", expect=b"INFO")
+    await child.start(wait_s)
     return child
 
 
@@ -180,13 +195,10 @@ async def start_redis(data_dir: Path, *, port: int = 0, wait_s: float = 20.0) ->
     argv = [str(redis_server_executable()), "--port", str(port), "--bind", "127.0.0.1"]
     argv += ["--dir", str(work.absolute()), "--logfile", str(log_file.absolute())]
     argv += ["--appendonly", "yes", "--appendfsync", "everysec", "--daemonize", "no"]
-    child = await _spawn("redis-server", argv, port, f"redis://127.0.0.1:{port}/0", log_file)
-    try:
-        # Redis accepts connections while it replays its AOF (answering -LOADING).
-        await _wait_ready(child, b"PING\r\n", b"+PONG", wait_s)
-    except BaseException:
-        await child.stop(grace=2)
-        raise
+    url = f"redis://127.0.0.1:{port}/0"
+    # Redis accepts connections while it replays its AOF (answering -LOADING).
+    child = ChildServer("redis-server", url, port, log_file, argv, b"PING\r\n", b"+PONG")
+    await child.start(wait_s)
     return child
 
 
@@ -204,15 +216,20 @@ async def embedded_servers(
     redis_url: str | None,
     grace: float = 10.0,
     nats_config: Path | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> AsyncIterator[Endpoints]:
-    """Start whichever of NATS and Redis has no URL given; stop them on exit, whatever happens."""
+    """Start whichever of NATS and Redis has no URL given, restart it whenever it dies
+    (counted in ``registry``), and stop it on exit, whatever happens."""
+    restarts = restart_counter(registry or CollectorRegistry())
     async with contextlib.AsyncExitStack() as stack:
         if nats_url is None:
             nats = await start_nats(data_dir, config=nats_config)
             stack.push_async_callback(nats.stop, grace)
+            await stack.enter_async_context(supervised(nats, restarts))
             nats_url = nats.url
         if redis_url is None:
             redis = await start_redis(data_dir)
             stack.push_async_callback(redis.stop, grace)
+            await stack.enter_async_context(supervised(redis, restarts))
             redis_url = redis.url
         yield Endpoints(nats_url=nats_url, redis_url=redis_url)

@@ -66,8 +66,9 @@ async def run_up(options: UpOptions) -> int:
     sock = bind(options.host, options.port)
     with contextlib.closing(sock), Stopper(env.shutdown_grace_s).installed() as stopper:
         async with contextlib.AsyncExitStack() as stack:
-            overrides, own = await _backing_services(stack, env, data_dir, creds)
-            gateway = _build_gateway(services, overrides, own, stack, stopper.shutdown)
+            metrics = Metrics()  # one registry: the services' and the embedded servers' restarts
+            overrides, own = await _backing_services(stack, env, data_dir, creds, metrics)
+            gateway = _build_gateway(services, overrides, own, stack, stopper.shutdown, metrics)
             await stack.enter_async_context(gateway.running())
             # Each service set up logging under its own name; this process is all of them.
             configure_logging("ragapi", env.log_level, json_lines=env.log_json)
@@ -81,10 +82,14 @@ async def run_up(options: UpOptions) -> int:
 
 
 async def _backing_services(
-    stack: contextlib.AsyncExitStack, env: CliSettings, data_dir: Path, creds: Credentials
+    stack: contextlib.AsyncExitStack,
+    env: CliSettings,
+    data_dir: Path,
+    creds: Credentials,
+    metrics: Metrics,
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """Embedded NATS/Redis where no URL is given; the settings every service then gets, and
-    each service's own (its NATS user, when ragapi runs the NATS server)."""
+    """Embedded NATS/Redis (supervised) where no URL is given; the settings every service
+    then gets, and each service's own (its NATS user, when ragapi runs the NATS server)."""
     nats_url = env.nats_url if env.given("nats_url") and env.nats_url else None
     nats_config, own = None, {}
     if nats_url is None:
@@ -98,6 +103,7 @@ async def _backing_services(
             redis_url=env.redis_url if env.given("redis_url") and env.redis_url else None,
             grace=env.shutdown_grace_s,
             nats_config=nats_config,
+            registry=metrics.registry,
         )
     )
     return {
@@ -135,10 +141,10 @@ def _build_gateway(
     own: dict[str, dict[str, Any]],
     stack: contextlib.AsyncExitStack,
     shutdown: Shutdown,
+    metrics: Metrics,
 ) -> Gateway:
     """One Metrics for all apps; one LightRAG registry shared by ingest and query; each
     service with its ``own`` settings on top (its NATS user)."""
-    metrics = Metrics()
     rag = None
     rag_users = [spec for spec in specs if spec.uses_rag]
     if rag_users:

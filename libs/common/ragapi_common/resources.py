@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from ragapi_common.bus import Bus
 from ragapi_common.logs import configure_logging
 from ragapi_common.metrics import LoopLagMonitor, Metrics
+from ragapi_common.outages import unavailable
 from ragapi_common.redis_pool import open_redis
 from ragapi_common.settings import CommonSettings
 
@@ -36,7 +37,10 @@ async def open_resources(settings: CommonSettings, metrics: Metrics) -> AsyncIte
     configure_logging(settings.service_name, settings.log_level, json_lines=settings.log_json)
     async with AsyncExitStack() as stack:
         redis = await open_redis(
-            settings.redis_url, max_connections=settings.redis_max_connections, metrics=metrics
+            settings.redis_url,
+            max_connections=settings.redis_max_connections,
+            timeout_s=settings.redis_timeout_s,
+            metrics=metrics,
         )
         stack.push_async_callback(redis.aclose)
         bus = await Bus.connect(
@@ -44,6 +48,8 @@ async def open_resources(settings: CommonSettings, metrics: Metrics) -> AsyncIte
             name=settings.service_name,
             user=settings.nats_user,
             password=settings.nats_password.get_secret_value(),
+            timeout_s=settings.nats_timeout_s,
+            unavailable=unavailable,
         )
         stack.push_async_callback(bus.close)
         lag = LoopLagMonitor(metrics, settings.loop_lag_interval_s)

@@ -25,6 +25,13 @@ class CommonSettings(BaseSettings):
     nats_password: SecretStr = SecretStr("")
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_max_connections: int = 64
+    # A dependency that is down answers 503 at once (docs/decisions/0700-dependency-outages.md):
+    # how long a Redis connect or command, or a JetStream call (publish acknowledgement,
+    # object store), may take before it counts as an outage. A dead server is noticed at
+    # once; these bound a hung one. Above the event loop's worst stalls under indexing
+    # load (~1 s measured): 0.5 s failed healthy requests.
+    redis_timeout_s: float = Field(default=2.0, gt=0)
+    nats_timeout_s: float = Field(default=2.0, gt=0)
     admin_token: SecretStr = SecretStr("")
     secret_key: SecretStr = SecretStr("")
     data_dir: Path = Path("data")

@@ -30,6 +30,7 @@ from ragapi_common.bus import Bus
 from ragapi_common.errors import DependencyUnavailable, RagapiError
 from ragapi_common.logs import request_id_var, tenant_id_var
 from ragapi_common.metrics import CONTENT_TYPE_LATEST, Metrics
+from ragapi_common.outages import OUTAGES, unavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -46,6 +47,14 @@ def error_response(error: RagapiError) -> JSONResponse:
 async def _ragapi_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RagapiError)  # noqa: S101 - the handler is registered for it
     return error_response(exc)
+
+
+async def _outage(request: Request, exc: Exception) -> Response:
+    """Redis, NATS or PostgreSQL is down: 503 with ``Retry-After``, one log line, no trace."""
+    error = unavailable(exc)
+    assert error is not None  # noqa: S101 - the handler is registered for outages only
+    log.warning("%s %s: %s: %s", request.method, request.url.path, error.message, exc)
+    return error_response(error)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -206,6 +215,7 @@ def build_app(
         routes=[*probes, *routes],
         lifespan=lifespan,
         exception_handlers={
+            **dict.fromkeys(OUTAGES, _outage),
             RagapiError: _ragapi_error,
             HTTPException: _http_error,
         },

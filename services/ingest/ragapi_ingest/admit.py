@@ -18,6 +18,7 @@ from ragapi_common.bus import Bus
 from ragapi_common.contracts import subjects
 from ragapi_common.contracts.payloads import IngestJob
 from ragapi_common.errors import NotFound
+from ragapi_common.outages import unavailable
 
 from .records import Records, metadata_json, new_id
 from .telemetry import IngestMetrics
@@ -102,9 +103,10 @@ class Admission:
         )
         try:
             await self.bus.files.write(object_name(tenant_id, doc_id), self._chunks(candidate))
-        except BaseException:
+        except BaseException as exc:
             await self.records.remove_document(tenant_id, doc_id)
-            await self.bus.files.delete(object_name(tenant_id, doc_id))
+            if unavailable(exc) is None:  # with NATS down the delete could only wait as well
+                await self.bus.files.delete(object_name(tenant_id, doc_id))
             raise
         self.metrics.upload_bytes.inc(candidate.size)
         document = await self.records.document(tenant_id, doc_id)

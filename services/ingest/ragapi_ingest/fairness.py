@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
+from ragapi_common.redis_pool import OUTAGES
+
 log = logging.getLogger(__name__)
 
 _RENEW = """
@@ -117,10 +119,17 @@ class IndexGate:
             await asyncio.sleep(0.2)
 
     async def _keep_lease(self, tenant_id: str) -> None:
+        """Renew the lease a third of its TTL before it ends; through a Redis outage too
+        (the renewal is tried again at the next beat instead of ending the renewals)."""
         key = self._key(tenant_id)
         while True:
             await asyncio.sleep(self.lease_ttl_ms / 3000)
-            if not await self._renew(keys=[key], args=[self._owner, self.lease_ttl_ms]):
+            try:
+                renewed = await self._renew(keys=[key], args=[self._owner, self.lease_ttl_ms])
+            except OUTAGES as exc:
+                log.warning("renewing the writer lease of %s failed: %s", tenant_id, exc)
+                continue
+            if not renewed:
                 log.warning("writer lease of %s was lost", tenant_id)
 
     async def _drop_lease(self, tenant_id: str, state: _Tenant) -> None:

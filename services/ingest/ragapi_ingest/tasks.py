@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -13,11 +14,15 @@ from starlette.responses import JSONResponse
 from ragapi_common.contracts import subjects
 from ragapi_common.contracts.payloads import DocumentEvent, TaskEvent
 from ragapi_common.errors import NotFound
+from ragapi_common.outages import unavailable
 from ragapi_common.sse import EventStreamResponse, encode_event
 from ragapi_common.web import Slot
 
 from .context import Ingest
-from .views import Task
+from .views import Task, TaskCounts
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Tasks:
@@ -94,7 +99,7 @@ class _TaskStream:
                 kind, data = "", {}
             if kind:
                 yield encode_event(data, event=kind)
-            latest = await self.ingest.records.task_counts(self.tenant_id, self.task.task_id)
+            latest = await self._counts()
             if latest is None:
                 return
             if kind != "progress" and latest != counts:
@@ -105,4 +110,23 @@ class _TaskStream:
             yield encode_event(final.body(), event="done")
 
     async def _reread(self) -> Task | None:
-        return await self.ingest.records.task(self.tenant_id, self.task.task_id)
+        return await self._waiting(
+            lambda: self.ingest.records.task(self.tenant_id, self.task.task_id)
+        )
+
+    async def _counts(self) -> TaskCounts | None:
+        return await self._waiting(
+            lambda: self.ingest.records.task_counts(self.tenant_id, self.task.task_id)
+        )
+
+    async def _waiting(self, read: Callable[[], Awaitable[T]]) -> T:
+        """``read()``, tried again every refresh while Redis is down: the stream stays open
+        (its keep-alive pings go on) and carries on once Redis is back."""
+        while True:
+            try:
+                return await read()
+            except Exception as exc:
+                if unavailable(exc) is None:
+                    raise
+                log.warning("task %s stream waits: %s", self.task.task_id, exc)
+            await asyncio.sleep(self.ingest.settings.task_stream_refresh_s)

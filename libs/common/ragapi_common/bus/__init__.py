@@ -9,6 +9,12 @@
 - work queues on JetStream: :meth:`Bus.submit` and :class:`.jobs.Worker`;
 - files in the JetStream object store: :class:`.files.FileStore`, streamed in chunks.
 
+While the connection is down, what needs an answer from the server fails at once
+(:func:`.outages.require_connection`); :data:`OUTAGES` lists nats-py's errors that
+mean an outage, and ``unavailable`` (given by the process, knowing every dependency)
+turns an outage into the 503 a request/reply endpoint answers and makes workers wait
+for the dependency instead of spending a delivery.
+
 When tracing is on, messages carry the W3C trace context of their sender in their
 headers and each delivery is handled in a span that continues it (:mod:`..tracing`).
 """
@@ -43,14 +49,17 @@ from ragapi_common.errors import DependencyUnavailable, RagapiError, ValidationF
 
 from . import jobs
 from .files import FileStore
-from .jobs import JobContext, PermanentJobError, Worker, WorkerSpec
+from .jobs import JobContext, PermanentJobError, Unavailable, Worker, WorkerSpec
+from .outages import OUTAGES, ConnectionLog, require_connection
 
 __all__ = [
+    "OUTAGES",
     "Bus",
     "Endpoint",
     "FileStore",
     "JobContext",
     "PermanentJobError",
+    "Unavailable",
     "Worker",
     "WorkerSpec",
 ]
@@ -79,23 +88,45 @@ def encode(payload: BaseModel) -> bytes:
 class Bus:
     """A NATS connection with JetStream, shared by everything in one process."""
 
-    def __init__(self, client: Client, *, job_stream_replicas: int = 1) -> None:
+    def __init__(
+        self,
+        client: Client,
+        *,
+        job_stream_replicas: int = 1,
+        timeout_s: float = 2.0,
+        unavailable: Unavailable | None = None,
+    ) -> None:
         self.client = client
-        self.js: JetStreamContext = client.jetstream()
-        self.files = FileStore(self.js, subjects.FILES_BUCKET)
+        # Every JetStream API call, publish acknowledgement and object-store call.
+        self.js: JetStreamContext = client.jetstream(timeout=timeout_s)
+        self.files = FileStore(self.js, subjects.FILES_BUCKET, client)
+        self.unavailable: Unavailable = unavailable or jobs.nats_unavailable
         self._replicas = job_stream_replicas
         self._services: list[Service] = []
 
     @classmethod
-    async def connect(cls, url: str, *, name: str, user: str = "", password: str = "") -> Bus:
+    async def connect(
+        cls,
+        url: str,
+        *,
+        name: str,
+        user: str = "",
+        password: str = "",
+        timeout_s: float = 2.0,
+        unavailable: Unavailable | None = None,
+    ) -> Bus:
         """Connect (retrying while the server comes up) and declare the streams.
 
         With a ``user``, replies come to that user's own inbox prefix, the only one
         its NATS permissions let it subscribe to (:mod:`..contracts.access`).
+        ``timeout_s`` bounds each JetStream call (API, publish acknowledgement, object
+        store); ``unavailable`` says which errors are outages of any dependency (NATS's
+        own when not given).
         """
         auth: dict[str, Any] = {}
         if user:
             auth = {"user": user, "password": password, "inbox_prefix": inbox_prefix(user)}
+        logs = ConnectionLog(name)
         try:
             client = await nats.connect(
                 url,
@@ -105,11 +136,13 @@ class Bus:
                 reconnect_time_wait=0.5,
                 allow_reconnect=True,
                 **auth,
+                **logs.callbacks(),
             )
         except (OSError, nats.errors.Error) as exc:
             where = _without_credentials(url)
             raise DependencyUnavailable(f"NATS at {where} is unreachable: {exc}") from exc
-        bus = cls(client)
+        logs.client = client
+        bus = cls(client, timeout_s=timeout_s, unavailable=unavailable)
         await bus.ensure_streams()
         return bus
 
@@ -181,7 +214,13 @@ class Bus:
     async def request(
         self, subject: str, payload: BaseModel, reply: type[R], *, within_s: float = 5.0
     ) -> R:
-        """Call an endpoint; remote errors come back as the same RagapiError subclass."""
+        """Call an endpoint; remote errors come back as the same RagapiError subclass.
+
+        ``within_s`` is the answering service's budget, not NATS's: the tenants service
+        shares its event loop with LightRAG under ``ragapi up`` (0.5 s was measured too
+        short under load, decision 0700). Without a connection it fails at once.
+        """
+        require_connection(self.client)
         with tracing.outgoing(f"send {subject}", "client", _messaging(subject)) as span:
             try:
                 msg = await self.client.request(
@@ -206,18 +245,21 @@ class Bus:
         )
         for endpoint in endpoints:
             await service.add_endpoint(
-                name=endpoint.name, subject=endpoint.subject, handler=_micro_handler(endpoint)
+                name=endpoint.name,
+                subject=endpoint.subject,
+                handler=_micro_handler(endpoint, self.unavailable),
             )
         self._services.append(service)
 
     # --- work queues -----------------------------------------------------------------------
     async def submit(self, subject: str, payload: BaseModel, *, msg_id: str) -> None:
         """Queue a job once: the same ``msg_id`` within two minutes is dropped as a duplicate."""
+        require_connection(self.client)
         await jobs.submit(self.js, subject, payload, msg_id)
 
     async def start_worker(self, spec: WorkerSpec[Any]) -> Worker[Any]:
         """Bind a durable pull consumer and start working through its jobs."""
-        worker: Worker[Any] = Worker(self.js, spec)
+        worker: Worker[Any] = Worker(self.js, spec, self.client, self.unavailable)
         await worker.start()
         return worker
 
@@ -231,7 +273,9 @@ def _messaging(subject: str) -> tracing.Attributes:
     return {"messaging.system": "nats", "messaging.destination.name": subject}
 
 
-def _micro_handler(endpoint: Endpoint) -> Callable[[Request], Awaitable[None]]:
+def _micro_handler(
+    endpoint: Endpoint, unavailable: Unavailable
+) -> Callable[[Request], Awaitable[None]]:
     name, attributes = f"process {endpoint.subject}", _messaging(endpoint.subject)
 
     async def handle(request: Request) -> None:
@@ -240,17 +284,14 @@ def _micro_handler(endpoint: Endpoint) -> Callable[[Request], Awaitable[None]]:
 
     async def respond(request: Request, span: tracing.Span) -> None:
         try:
-            try:
-                payload = endpoint.request.model_validate_json(request.data)
-            except ValidationError as exc:
-                raise ValidationFailed.from_pydantic(exc) from exc
-            answer = await endpoint.handler(payload)
+            answer = await _answer(endpoint, request.data, unavailable)
         except RagapiError as exc:
             span.set("error.type", exc.code)
             if exc.status >= 500:
                 span.fail(exc.message)
+            body = {**exc.to_body(), "retry_after": exc.retry_after}
             await request.respond_error(
-                str(exc.status), exc.message, data=json.dumps(exc.to_body()).encode()
+                str(exc.status), exc.message, data=json.dumps(body).encode()
             )
             return
         except Exception as exc:
@@ -272,9 +313,27 @@ def _micro_handler(endpoint: Endpoint) -> Callable[[Request], Awaitable[None]]:
     return dispatch
 
 
+async def _answer(endpoint: Endpoint, data: bytes, unavailable: Unavailable) -> BaseModel:
+    """The endpoint's answer; a dependency's outage is raised as the 503 it means."""
+    try:
+        payload = endpoint.request.model_validate_json(data)
+    except ValidationError as exc:
+        raise ValidationFailed.from_pydantic(exc) from exc
+    try:
+        return await endpoint.handler(payload)
+    except Exception as exc:
+        outage = unavailable(exc)
+        if outage is None:
+            raise
+        raise outage from exc
+
+
 def _remote_error(data: bytes) -> RagapiError:
     try:
-        error: Mapping[str, Any] = json.loads(data)["error"]
-        return from_code(str(error["code"]), str(error["message"]), error.get("details"))
+        body: Mapping[str, Any] = json.loads(data)
+        error: Mapping[str, Any] = body["error"]
+        rebuilt = from_code(str(error["code"]), str(error["message"]), error.get("details"))
+        rebuilt.retry_after = body.get("retry_after")  # a 503 or 429 says when to come back
+        return rebuilt
     except (ValueError, KeyError, TypeError):
         return RagapiError("a remote service failed")

@@ -3,7 +3,8 @@
 The wire layout is nats-py's (chunks on ``$O.<bucket>.C.<nuid>``, a rolled-up
 meta message on ``$O.<bucket>.M.<b64 name>``), so ``nats object get`` reads
 what we write. Unlike nats-py's ``get``, :meth:`FileStore.read` never holds a
-whole object in memory and needs no thread for file I/O.
+whole object in memory and needs no thread for file I/O. Without a connection to the
+server every call fails at once (:func:`.outages.require_connection`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ from datetime import UTC, datetime
 import nats.errors
 import nats.js.api
 import nats.js.errors
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.object_store import ObjectStore
 
 from ragapi_common.errors import NotFound, StoredFileCorrupt
+
+from .outages import require_connection
 
 CHUNK_SIZE = 128 * 1024
 #: Chunks asked for at once when reading: what a read holds in memory (2 MiB).
@@ -37,8 +41,9 @@ _DIGEST_PREFIX = "sha-256="
 class FileStore:
     """One object-store bucket."""
 
-    def __init__(self, js: JetStreamContext, bucket: str) -> None:
+    def __init__(self, js: JetStreamContext, bucket: str, client: Client) -> None:
         self.js = js
+        self.client = client
         self.bucket = bucket
         self.stream = f"OBJ_{bucket}"
         self._store: ObjectStore | None = None
@@ -56,6 +61,7 @@ class FileStore:
     def store(self) -> ObjectStore:
         if self._store is None:
             raise RuntimeError("FileStore.ensure() was not awaited")
+        require_connection(self.client)
         return self._store
 
     def _meta_subject(self, name: str) -> str:
@@ -64,7 +70,7 @@ class FileStore:
 
     async def write(self, name: str, chunks: AsyncIterable[bytes]) -> int:
         """Store ``chunks`` under ``name`` (replacing it); answer the size in bytes."""
-        nuid = self.js._nc._nuid.next().decode()
+        nuid = self.client._nuid.next().decode()
         chunk_subject = f"$O.{self.bucket}.C.{nuid}"
         digest = hashlib.sha256()
         size = count = 0

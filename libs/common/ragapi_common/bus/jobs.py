@@ -1,6 +1,11 @@
 """JetStream work-queue consumers: durable pull, ack after success, nak with backoff,
 term on poison, a max-deliver bound with a last-chance hook, graceful hand-back.
 
+A job that fails because a dependency is down (Redis, NATS, PostgreSQL: whatever the
+process's ``unavailable`` says) is not failed: the worker waits, backing off, and runs
+it again in the same delivery, so an outage longer than the retry schedule does not
+exhaust the job's deliveries and fail the document.
+
 A job carries its submitter's trace context in its headers; each delivery is
 worked in a consumer span that continues it.
 """
@@ -9,24 +14,45 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 import nats.errors
 import nats.js.api
 import nats.js.errors
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from pydantic import BaseModel, ValidationError
 
 from ragapi_common import tracing
 from ragapi_common.contracts import subjects
+from ragapi_common.errors import DependencyUnavailable
 from ragapi_common.shutdown import HAND_BACK_SHARE, Shutdown
+
+from .outages import OUTAGES
 
 log = logging.getLogger(__name__)
 J = TypeVar("J", bound=BaseModel)
+
+#: The 503 an error means when it is a dependency's outage, else None.
+Unavailable = Callable[[BaseException], DependencyUnavailable | None]
+
+
+def nats_unavailable(error: BaseException) -> DependencyUnavailable | None:
+    """The default classifier: NATS's own outages only."""
+    if isinstance(error, OUTAGES):
+        return DependencyUnavailable("NATS is unavailable", retry_after=1)
+    return None
+
+
+def _outage_pauses(first_s: float = 0.25, cap_s: float = 5.0) -> Iterator[float]:
+    """0.25, 0.5, 1, 2, 4, 5, 5, ... seconds between runs of a job during an outage."""
+    for attempt in itertools.count():
+        yield min(cap_s, first_s * 2**attempt)
 
 
 class PermanentJobError(Exception):
@@ -63,6 +89,8 @@ class WorkerSpec(Generic[J]):
     max_deliver: int = 5
     backoff_s: Sequence[float] = field(default=(1.0, 5.0, 15.0, 30.0, 60.0))
     ack_wait_s: float = 60.0
+    #: How long one delivery waits out a dependency's outage before it counts as failed.
+    outage_patience_s: float = 600.0
 
 
 def encode_job(payload: BaseModel) -> bytes:
@@ -88,9 +116,17 @@ class Worker(Generic[J]):
     """Runs a :class:`WorkerSpec` until :meth:`stop` (or its connection closes): fetch,
     handle, settle."""
 
-    def __init__(self, js: JetStreamContext, spec: WorkerSpec[J]) -> None:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        spec: WorkerSpec[J],
+        client: Client,
+        unavailable: Unavailable = nats_unavailable,
+    ) -> None:
         self.js = js
         self.spec = spec
+        self.client = client
+        self.unavailable = unavailable
         self._slots = asyncio.Semaphore(spec.concurrency)
         self._inflight: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
@@ -131,6 +167,15 @@ class Worker(Generic[J]):
             if self._stopping.is_set():
                 self._slots.release()
                 return
+            if self.client.is_closed:
+                self._slots.release()
+                log.warning("%s stops fetching: its NATS connection is closed", self.spec.durable)
+                return
+            if not self.client.is_connected:
+                # No pull requests queued up for the reconnection: wait for it.
+                self._slots.release()
+                await asyncio.sleep(0.25)
+                continue
             try:
                 msgs = await self._sub.fetch(1, timeout=1.0)
             except (nats.errors.TimeoutError, TimeoutError):
@@ -176,7 +221,7 @@ class Worker(Generic[J]):
         _describe(span, job)
         heartbeat = asyncio.create_task(self._keep_alive(msg))
         try:
-            await spec.handle(job, ctx)
+            await self._handle(job, ctx)
         except asyncio.CancelledError:
             # Shutting down: hand the job back for another replica at once.
             await _quietly(self._hand_back(msg, ctx))
@@ -209,6 +254,27 @@ class Worker(Generic[J]):
         headers["Nats-Msg-Id"] = f"{first_id}:back-{msg.metadata.sequence.stream}"
         await self.js.publish(msg.subject, msg.data, stream=subjects.JOBS_STREAM, headers=headers)
         await msg.ack()
+
+    async def _handle(self, job: J, ctx: JobContext) -> None:
+        """Run the job; while a dependency is down, wait and run it again (up to the spec's
+        patience, and not once the worker stops: then the job goes back to the queue)."""
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + self.spec.outage_patience_s
+        for pause in _outage_pauses():
+            try:
+                await self.spec.handle(job, ctx)
+                return
+            except Exception as exc:
+                if self.unavailable(exc) is None or loop.time() + pause > give_up_at:
+                    raise
+                log.warning(
+                    "job on %s waits for a dependency (%s: %s); again in %.2fs",
+                    ctx.subject, type(exc).__name__, exc, pause,
+                )  # fmt: skip
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), pause)
+            if self._stopping.is_set():
+                raise asyncio.CancelledError  # handed back at once, as at any stop
 
     async def _give_up(self, msg: Msg, job: J, reason: str) -> None:
         log.error("job given up on %s: %s", msg.subject, reason)

@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from ragapi_common.errors import Conflict, DependencyUnavailable, RagapiError
 
 from ._lightrag import STORAGES, EmbeddingFunc
+from .outages import OUTAGES
 
 #: The longest vector table prefix, ``LIGHTRAG_VDB_RELATION_``, plus PostgreSQL's 63.
 _MAX_SUFFIX = 63 - len("LIGHTRAG_VDB_RELATION_")
@@ -51,6 +52,9 @@ _RETRIES = {
     "POSTGRES_CONNECTION_RETRY_BACKOFF": "0.5",
     "POSTGRES_CONNECTION_RETRY_BACKOFF_MAX": "5",
 }
+
+#: What opening the pool raises when the server cannot be reached.
+_CANNOT_CONNECT: tuple[type[Exception], ...] = (OSError, TimeoutError, *OUTAGES)
 
 _configured: dict[str, str] | None = None
 _kept: Any = None
@@ -108,13 +112,6 @@ def _client_manager() -> Any:
     return ClientManager
 
 
-def _driver_errors() -> type[Exception]:
-    import asyncpg  # type: ignore[import-untyped]
-
-    errors: type[Exception] = asyncpg.PostgresConnectionError
-    return errors
-
-
 def _pool_open() -> bool:
     return _client_manager()._instances["db"] is not None
 
@@ -133,7 +130,7 @@ async def pool_reference() -> AsyncIterator[Any]:
     manager = await asyncio.to_thread(_client_manager)
     try:
         db = await manager.get_client(vector_storage=STORAGES["postgres"]["vector_storage"])
-    except (OSError, TimeoutError, _driver_errors()) as error:
+    except _CANNOT_CONNECT as error:
         where = f"{os.environ['POSTGRES_HOST']}:{os.environ['POSTGRES_PORT']}"
         raise DependencyUnavailable(f"PostgreSQL at {where} is unavailable: {error}") from error
     try:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 
 from ragapi_common.metrics import Metrics
 from ragapi_common.models import Breakers, LlmClient, RemoteEmbedder, Reranker
 from ragapi_common.models.local_embedder import LocalEmbedder
 from ragapi_common.ratelimit import RateLimiter
+from ragapi_common.redis_pool import redis_client
 from ragapi_common.settings import CommonSettings
 from ragapi_common.tenancy import Effective
 
@@ -32,10 +33,10 @@ class ProcessModels:
             transport=AiohttpTransport(limits=httpx.Limits(max_connections=512)),
         )
         # Blocking pool: a burst of LLM calls waits for a connection instead of failing.
-        self.redis: Redis = Redis.from_pool(
-            BlockingConnectionPool.from_url(
-                settings.redis_url, max_connections=settings.redis_max_connections, timeout=10
-            )
+        self.redis: Redis = redis_client(
+            settings.redis_url,
+            max_connections=settings.redis_max_connections,
+            timeout_s=settings.redis_timeout_s,
         )
         self.limiter = RateLimiter(self.redis)
         self.breakers = Breakers()
