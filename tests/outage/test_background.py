@@ -16,6 +16,7 @@ from ragapi_common.bus import Bus, JobContext, WorkerSpec
 from ragapi_common.contracts.payloads import PurgeJob
 from ragapi_common.outages import unavailable
 from ragapi_common.redis_pool import redis_client
+from ragapi_common.shutdown import Shutdown
 from ragapi_ingest.fairness import IndexGate
 from tests.support.servers import OwnedServer, owned_redis
 
@@ -88,7 +89,7 @@ async def test_a_job_waits_for_redis_instead_of_failing(
         assert exhausted == []
         assert set(runs) == {1}, runs  # one delivery, run again in place
     finally:
-        await worker.stop(1)
+        await worker.stop(Shutdown(1.0))
         await bus.close()
 
 
