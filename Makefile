@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test check fmt bench bench-compare clean
+.PHONY: help install run test test-huge check fmt bench bench-compare clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -22,7 +22,10 @@ run: install ## run the whole stack on one port (ragapi up)
 	$(BIN)/ragapi up
 
 test: install ## run the test suite against real NATS, Redis and PostgreSQL
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not huge"
+
+test-huge: install ## the 60 and 100 MB end-to-end uploads (about 10 minutes)
+	$(BIN)/pytest -q -m huge
 
 check: install ## ruff format --check, ruff lint, mypy --strict
 	$(BIN)/ruff format --check . && $(BIN)/ruff check . && $(BIN)/mypy

@@ -60,8 +60,8 @@ async def _body(size: int, digest: Any) -> AsyncIterator[bytes]:
     [
         pytest.param(1 * MB, id="1MB"),
         pytest.param(30 * MB, id="30MB"),
-        pytest.param(60 * MB, id="60MB", marks=[pytest.mark.slow, pytest.mark.timeout(900)]),
-        pytest.param(100 * MB, id="100MB", marks=[pytest.mark.slow, pytest.mark.timeout(900)]),
+        pytest.param(60 * MB, id="60MB", marks=[pytest.mark.huge, pytest.mark.timeout(900)]),
+        pytest.param(100 * MB, id="100MB", marks=[pytest.mark.huge, pytest.mark.timeout(900)]),
     ],
 )
 async def test_a_large_text_upload_is_indexed_whole(
