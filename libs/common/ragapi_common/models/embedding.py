@@ -27,12 +27,16 @@ Vectors = npt.NDArray[np.float32]
 
 
 class Embedder(Protocol):
-    """Texts in, one float32 row of ``dim`` values per text out."""
+    """Texts in, one float32 row of ``dim`` values per text out.
+
+    ``query``: the few texts of a question, waiting on no document's batches
+    where the embedder serializes them.
+    """
 
     id: str
     dim: int
 
-    async def embed(self, texts: Sequence[str]) -> Vectors: ...
+    async def embed(self, texts: Sequence[str], *, query: bool = False) -> Vectors: ...
 
 
 class RemoteEmbedder:
@@ -75,7 +79,8 @@ class RemoteEmbedder:
         )
         self._gate = TenantGate(limiter, "embedding")
 
-    async def embed(self, texts: Sequence[str]) -> Vectors:
+    async def embed(self, texts: Sequence[str], *, query: bool = False) -> Vectors:
+        # ``query`` changes nothing here: calls run side by side, up to the tenant's bound.
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         batches = [

@@ -47,14 +47,25 @@ class LocalEmbedder:
 
     async def load(self) -> None:
         """Load the weights now (else the first :meth:`embed` does)."""
+        if self._model is not None:
+            return  # no lock: it is held by whichever batch is encoding
         async with self._lock:
             if self._model is None:
                 self._model = await asyncio.to_thread(self._build)
 
-    async def embed(self, texts: Sequence[str]) -> Vectors:
+    async def embed(self, texts: Sequence[str], *, query: bool = False) -> Vectors:
+        """``query``: a question's few texts, encoded at once beside any document batch.
+
+        A document batch (32 chunks) takes seconds; a question waiting behind the
+        batches of a large document's indexing would wait for all of them. Its own
+        encode is milliseconds, so the GIL it shares with the running batch costs
+        little. The model only reads its weights and tables while encoding.
+        """
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         await self.load()
+        if query:
+            return await asyncio.to_thread(self._encode, list(texts))
         parts = []
         for start in range(0, len(texts), self.batch_size):
             batch = list(texts[start : start + self.batch_size])

@@ -41,7 +41,7 @@ logging.getLogger("lightrag").addFilter(_not_about_pinyin)
 
 from lightrag import LightRAG, QueryParam  # noqa: E402
 from lightrag.base import DocStatus  # noqa: E402
-from lightrag.constants import PARSED_DIR_NAME  # noqa: E402
+from lightrag.constants import DEFAULT_PROCESSING_PRIORITY, PARSED_DIR_NAME  # noqa: E402
 from lightrag.exceptions import PipelineCancelledException  # noqa: E402
 from lightrag.kg import shared_storage  # noqa: E402
 from lightrag.operate import kg_query, naive_query  # noqa: E402
@@ -89,6 +89,7 @@ STORAGES: dict[str, dict[str, str]] = {
 }
 
 __all__ = [
+    "DEFAULT_PROCESSING_PRIORITY",
     "PARSED_DIR_NAME",
     "STORAGES",
     "DocStatus",

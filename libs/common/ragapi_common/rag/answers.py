@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from . import readers
 from ._lightrag import QueryParam, kg_query, naive_query
 from .api import Answer, Question, Reference, Retrieval, StreamedAnswer
 from .sources import split_source
@@ -45,17 +46,20 @@ async def _run(tenant: LightRagTenant, question: Question, param: QueryParam) ->
     """LightRAG's query dispatch (as in ``aquery_data``), exceptions left alone."""
     rag = tenant.rag
     config = tenant.query_config()
-    if param.mode == "naive":
-        result = await naive_query(
-            question.query, rag.chunks_vdb, param, config,
-            hashing_kv=rag.llm_response_cache, text_chunks_db=rag.text_chunks,
-        )  # fmt: skip
-    else:
-        result = await kg_query(
-            question.query, rag.chunk_entity_relation_graph, rag.entities_vdb,
-            rag.relationships_vdb, rag.text_chunks, param, config,
-            hashing_kv=rag.llm_response_cache, chunks_vdb=rag.chunks_vdb,
-        )  # fmt: skip
+    # Storage reads that do not wait for writers (see .readers); the flush task that
+    # changed() may start is made after, outside the query's context.
+    with readers.querying():
+        if param.mode == "naive":
+            result = await naive_query(
+                question.query, rag.chunks_vdb, param, config,
+                hashing_kv=tenant.query_cache, text_chunks_db=rag.text_chunks,
+            )  # fmt: skip
+        else:
+            result = await kg_query(
+                question.query, rag.chunk_entity_relation_graph, rag.entities_vdb,
+                rag.relationships_vdb, rag.text_chunks, param, config,
+                hashing_kv=tenant.query_cache, chunks_vdb=rag.chunks_vdb,
+            )  # fmt: skip
     tenant.cache_flush.changed()
     return result
 

@@ -108,6 +108,9 @@ async def build_tenant(
     else:
         await ensure_embedder(settings.tenants_dir / tenant_id, embedder.id, embedder.dim)
         rag = await _open(kwargs)
+    # The storages a query embeds through (its question, its keywords).
+    for storage in (rag.chunks_vdb, rag.entities_vdb, rag.relationships_vdb, rag.text_chunks):
+        functions.queries_skip_the_queue(storage, kwargs["embedding_func"])
     capabilities = Capabilities(
         llm=effective.llm.configured,
         rerank=kwargs["rerank_model_func"] is not None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -95,7 +96,8 @@ def embedding_function(embedder: Embedder, cache: QueryEmbeddingCache) -> Embedd
         vectors = {text: v for text in texts if (v := cache.get(text)) is not None}
         missing = [text for text in dict.fromkeys(texts) if text not in vectors]
         if missing:
-            for text, vector in zip(missing, await embedder.embed(missing), strict=True):
+            embedded = await embedder.embed(missing, query=True)
+            for text, vector in zip(missing, embedded, strict=True):
                 cache.put(text, vector)
                 vectors[text] = vector
         return np.stack([vectors[text] for text in texts])
@@ -106,6 +108,32 @@ def embedding_function(embedder: Embedder, cache: QueryEmbeddingCache) -> Embedd
         model_name=embedder.id,
         supports_asymmetric=True,
     )
+
+
+def queries_skip_the_queue(storage: Any, direct: EmbeddingFunc) -> None:
+    """``storage``'s embedding calls go through LightRAG's queue, except a query's.
+
+    LightRAG runs every embedding call of an instance through one priority queue
+    with a few workers: a query's call goes first among the waiting ones, but it
+    waits for a worker, that is for a document batch to end (seconds with the
+    bundled embedder), and while a large document's vectors are computed every
+    worker is busy with one. A query's call (``context="query"``) goes straight to
+    ``direct``, the function LightRAG wrapped; queries' LLM calls skip LightRAG's
+    queues the same way (:meth:`~.tenant.LightRagTenant.query_config`).
+    """
+    queued: EmbeddingFunc = storage.embedding_func
+    queue_only = ("_priority", "_timeout", "_queue_timeout")
+
+    async def embed(*args: Any, **kwargs: Any) -> Vectors:
+        if kwargs.get("context") == "query":
+            for name in queue_only:
+                kwargs.pop(name, None)
+            vectors: Vectors = await direct.func(*args, **kwargs)
+            return vectors
+        queued_vectors: Vectors = await queued.func(*args, **kwargs)
+        return queued_vectors
+
+    storage.embedding_func = replace(queued, func=embed)
 
 
 def rerank_function(reranker: Reranker, tenant_id: str, effective: Effective) -> Callable[..., Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from ragapi_common.errors import Conflict, RagapiError
 
-from . import answer_cache, answers, content, multimodal, vectors
+from . import answer_cache, answers, content, embed_ahead, multimodal, readers, vectors
 from ._lightrag import DocStatus, LightRAG
 from .api import Answer, Graph, IndexReport, Question, Retrieval, StreamedAnswer
 from .debounce import DebouncedFlush
@@ -66,10 +66,18 @@ class LightRagTenant:
         self._active = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        # Queries write the LLM cache through this queue, never waiting for indexing's
+        # commits of it; the debounced flush hands their entries over.
+        self.query_cache = answer_cache.QueryCache(rag.llm_response_cache)
         self.cache_flush = DebouncedFlush(
-            answer_cache.flush_with_trim(rag.llm_response_cache), CACHE_FLUSH_S
+            answer_cache.flush_with_trim(self.query_cache), CACHE_FLUSH_S
         )
         vectors.install(rag.chunks_vdb)
+        # Readers never wait for a writer (issue 9): vectors are embedded before a
+        # commit takes its lock, and queries pass the storages' locks (decision 0503).
+        for store in (rag.chunks_vdb, rag.entities_vdb, rag.relationships_vdb):
+            embed_ahead.install(store)
+        readers.install(rag)
 
     def query_config(self) -> dict[str, Any]:
         """LightRAG's ``global_config``, built once: building deep-copies every field.
@@ -233,7 +241,8 @@ class LightRagTenant:
 
     async def graph(self, label: str | None, max_depth: int, max_nodes: int) -> Graph:
         async with self._in_use():
-            graph = await self.rag.get_knowledge_graph(label or "*", max_depth, max_nodes)
+            with readers.querying():
+                graph = await self.rag.get_knowledge_graph(label or "*", max_depth, max_nodes)
         return Graph(
             nodes=[node.model_dump() for node in graph.nodes],
             edges=[edge.model_dump() for edge in graph.edges],
