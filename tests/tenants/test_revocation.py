@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,6 +27,7 @@ from ragapi_query.app import create_app as create_query_app
 from ragapi_query.settings import QuerySettings
 from tests.conftest import TenantFactory
 from tests.support.apps import running
+from tests.support.servers import owned_nats
 
 
 async def test_revocation_reaches_a_second_process_within_a_second(
@@ -169,3 +171,54 @@ async def _until_answered(caller: Bus) -> None:
                 return
             except DependencyUnavailable:
                 await asyncio.sleep(0.02)
+
+
+async def test_a_reconnected_process_looks_every_key_up_again(tmp_path: Path) -> None:
+    """A revocation while this process's NATS connection is down never reaches it (core NATS
+    does not replay): once the connection is back, no key is served from the cache. The
+    owned NATS server is killed, the key revoked, the server started again."""
+    server = owned_nats(tmp_path)
+    await server.start()
+    revoked = False
+
+    async def resolve(request: ResolveKeyRequest) -> TenantContext:
+        if revoked and request.key_hash == hash_api_key("rk_gone"):
+            raise Unauthorized("unknown or revoked API key")
+        return TenantContext(tenant_id="gone", name="gone", key_id="key_1")
+
+    tenants = await Bus.connect(server.url, name="fake-tenants")
+    caller = await Bus.connect(server.url, name="caller")
+    try:
+        endpoint = Endpoint("resolve", subjects.TENANTS_RESOLVE, ResolveKeyRequest, resolve)
+        await tenants.serve("ragapi-tenants-gone", "1.0.0", [endpoint])
+        auth = TenantAuth(caller, ttl_s=30)
+        await auth.start()
+        await _until_answered(caller)
+        assert (await auth.resolve("rk_gone")).tenant_id == "gone"  # cached for 30 s
+        await server.kill()
+        await _until(lambda: not caller.connected and not tenants.connected)
+        revoked = True  # no event: nobody is connected to hear one
+        await server.start()
+        await _until(lambda: caller.connected)
+        async with asyncio.timeout(10):
+            while True:
+                try:
+                    await auth.resolve("rk_gone")
+                except DependencyUnavailable:  # the fake tenants service is not back yet
+                    await asyncio.sleep(0.05)
+                    continue
+                except Unauthorized:
+                    break
+                pytest.fail("a key cached before the outage was accepted after it")
+    finally:
+        await caller.close()
+        await tenants.close()
+        await server.stop()
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(20):
+        while True:
+            if condition():
+                return
+            await asyncio.sleep(0.02)

@@ -7,8 +7,10 @@ the answer. A revoked key stops working on every process:
 - when the revocation event arrives, which drops the cached entry (milliseconds);
 - a lookup in flight when any tenant event arrives answers the request that asked but is
   not cached: its answer may predate the event;
-- a process that missed the event (its NATS connection was down at that moment) only
-  when the entry expires, ``ttl_s`` after its lookup was sent.
+- a process whose NATS connection was down (it may have missed the event: core NATS does
+  not replay) drops its whole cache when the connection is back, before it serves from the
+  cache again; while it is down, entries are trusted until they expire, ``ttl_s`` after
+  their lookup was sent, never longer.
 """
 
 from __future__ import annotations
@@ -58,9 +60,26 @@ class TenantAuth:
         self.generation = 0
         self._cache: OrderedDict[str, tuple[float, TenantContext]] = OrderedDict()
         self._pending: dict[str, asyncio.Future[TenantContext]] = {}
+        #: The connection was lost since the cache was last dropped.
+        self._lost = False
 
     async def start(self) -> None:
+        self.bus.on_connection(self._on_connection)
         await self.bus.subscribe(subjects.EVENT_TENANT_ANY, TenantEvent, self._on_event)
+
+    def _on_connection(self, connected: bool) -> None:
+        # Lost: a lookup in flight may be answered from before an event this process will
+        # never see. Back: any event may have been missed meanwhile.
+        self.generation += 1
+        if connected:
+            self._drop_all()
+        else:
+            self._lost = True
+
+    def _drop_all(self) -> None:
+        self._lost = False
+        self._cache.clear()
+        self._pending.clear()
 
     async def _on_event(self, subject: str, event: TenantEvent) -> None:
         self.generation += 1
@@ -81,6 +100,10 @@ class TenantAuth:
 
     async def resolve(self, api_key: str) -> TenantContext:
         key_hash = hash_api_key(api_key)
+        if self._lost and self.bus.connected:
+            # Back, and nats-py has not yet told us so (it flushes first).
+            self.generation += 1
+            self._drop_all()
         cached = self._cache.get(key_hash)
         if cached is not None and cached[0] > time.monotonic():
             self._cache.move_to_end(key_hash)

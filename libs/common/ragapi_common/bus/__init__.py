@@ -50,11 +50,12 @@ from ragapi_common.errors import DependencyUnavailable, RagapiError, ValidationF
 from . import jobs
 from .files import FileStore
 from .jobs import JobContext, PermanentJobError, Unavailable, Worker, WorkerSpec
-from .outages import OUTAGES, ConnectionLog, require_connection
+from .outages import OUTAGES, ConnectionListener, ConnectionLog, require_connection
 
 __all__ = [
     "OUTAGES",
     "Bus",
+    "ConnectionListener",
     "Endpoint",
     "FileStore",
     "JobContext",
@@ -95,8 +96,10 @@ class Bus:
         job_stream_replicas: int = 1,
         timeout_s: float = 2.0,
         unavailable: Unavailable | None = None,
+        connection: ConnectionLog | None = None,
     ) -> None:
         self.client = client
+        self.connection = connection or ConnectionLog("")
         # Every JetStream API call, publish acknowledgement and object-store call.
         self.js: JetStreamContext = client.jetstream(timeout=timeout_s)
         self.files = FileStore(self.js, subjects.FILES_BUCKET, client)
@@ -142,13 +145,18 @@ class Bus:
             where = _without_credentials(url)
             raise DependencyUnavailable(f"NATS at {where} is unreachable: {exc}") from exc
         logs.client = client
-        bus = cls(client, timeout_s=timeout_s, unavailable=unavailable)
+        bus = cls(client, timeout_s=timeout_s, unavailable=unavailable, connection=logs)
         await bus.ensure_streams()
         return bus
 
     @property
     def connected(self) -> bool:
         return bool(self.client.is_connected)
+
+    def on_connection(self, listener: ConnectionListener) -> None:
+        """Call ``listener(False)`` when the connection is lost, ``listener(True)`` when it is
+        back (after nats-py has resubscribed); what was published meanwhile is not replayed."""
+        self.connection.listeners.append(listener)
 
     async def ensure_streams(self) -> None:
         """Declare the job stream and the file bucket; idempotent."""

@@ -3,7 +3,8 @@
 nats-py keeps reconnecting by itself and, meanwhile, queues what is published: a
 request made then waits its whole timeout for an answer that cannot come.
 :func:`require_connection` raises at once instead, with nats-py's own error.
-:class:`ConnectionLog` says when a connection is lost and back.
+:class:`ConnectionLog` says when a connection is lost and back, in the log and to its
+listeners (:meth:`..Bus.on_connection`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import nats.js.errors
 from nats.aio.client import Client
 
 log = logging.getLogger(__name__)
+
+#: Told ``False`` when the connection is lost, ``True`` when it is back.
+ConnectionListener = Callable[[bool], None]
 
 #: The connection is closed, reconnecting or draining; a request or JetStream call got no
 #: answer in time or no responder; the JetStream API says it is unavailable.
@@ -43,11 +47,13 @@ def require_connection(client: Client) -> None:
 
 class ConnectionLog:
     """A line when the connection is lost and one when it is back; each failed reconnection
-    attempt at debug level (nats-py would log every one with its stack trace)."""
+    attempt at debug level (nats-py would log every one with its stack trace); each change
+    told to the listeners."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.client: Client | None = None
+        self.listeners: list[ConnectionListener] = []
 
     def callbacks(self) -> dict[str, Callable[..., Awaitable[None]]]:
         return {
@@ -63,6 +69,12 @@ class ConnectionLog:
     async def disconnected(self) -> None:
         if self.client is not None and self.client.is_reconnecting:  # not a close
             log.warning("NATS connection of %s lost; reconnecting", self.name)
+            self._tell(False)
 
     async def reconnected(self) -> None:
         log.warning("NATS connection of %s is back", self.name)
+        self._tell(True)
+
+    def _tell(self, connected: bool) -> None:
+        for listener in self.listeners:
+            listener(connected)
