@@ -67,15 +67,32 @@ class Tenants:
         return self._shown(record)
 
     async def delete(self, tenant_id: str) -> None:
-        """Forget the tenant now; the purge job removes its documents, vectors and files."""
-        hashes = await self.store.delete(tenant_id)
-        await self.bus.submit(
-            subjects.JOB_PURGE, PurgeJob(tenant_id=tenant_id), msg_id=f"purge:{tenant_id}:{now()}"
-        )
+        """Forget the tenant now; the purge job removes its documents, vectors and files.
+
+        The store records the purge as owed until its job is queued: a DELETE that could
+        not queue it (NATS down: 503) is repeated, or :meth:`queue_owed_purges` does it.
+        """
+        try:
+            hashes = await self.store.delete(tenant_id)
+        except NotFound:
+            if not await self.store.purge_owed(tenant_id):
+                raise
+            hashes = []  # removed by an earlier DELETE, whose events may not have gone out
+        await self.queue_purge(tenant_id)
         await self.bus.publish(subjects.EVENT_TENANT_DELETED, TenantEvent(tenant_id=tenant_id))
         for key_hash in hashes:
             event = TenantEvent(tenant_id=tenant_id, key_hash=key_hash)
             await self.bus.publish(subjects.EVENT_KEY_REVOKED, event)
+
+    async def queue_purge(self, tenant_id: str) -> None:
+        job = PurgeJob(tenant_id=tenant_id)
+        await self.bus.submit(subjects.JOB_PURGE, job, msg_id=f"purge:{tenant_id}:{now()}")
+        await self.store.purge_queued(tenant_id)
+
+    async def queue_owed_purges(self) -> None:
+        """Queue the purge of every deleted tenant whose DELETE could not (the sweep)."""
+        for tenant_id in await self.store.owed_purges():
+            await self.queue_purge(tenant_id)
 
     async def create_key(self, tenant_id: str) -> KeyCreated:
         await self.store.get(tenant_id)

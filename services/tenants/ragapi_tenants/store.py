@@ -6,6 +6,7 @@ Layout (all JSON values)::
     ragapi:tenant:<id>              {"id", "name", "created_at", "config"} (secrets encrypted)
     ragapi:tenant:<id>:keys         hash key_id -> {"key_hash", "created_at"}
     ragapi:apikey:<sha256(key)>     {"tenant_id", "key_id"}
+    ragapi:tenants:purging          set of deleted tenant ids whose purge job is not queued yet
 
 Keys are stored only as their sha256: a Redis dump reveals no usable key.
 """
@@ -24,6 +25,7 @@ from ragapi_common.errors import Conflict, NotFound, RagapiError
 from ragapi_common.secrets import hash_api_key, new_api_key
 
 TENANTS = "ragapi:tenants"
+PURGING = "ragapi:tenants:purging"
 
 
 def _tenant_key(tenant_id: str) -> str:
@@ -50,7 +52,10 @@ class TenantStore:
         self.max_keys = max_keys
 
     async def create(self, record: dict[str, Any]) -> tuple[str, str]:
-        """Store a new tenant and its first key; Conflict if the id is taken."""
+        """Store a new tenant and its first key; Conflict if the id is taken or its previous
+        tenant's purge is still owed (it would purge the new one)."""
+        if await self.redis.sismember(PURGING, record["id"]):
+            raise Conflict(f"tenant {record['id']!r} is being deleted; repeat the DELETE")
         created = await self.redis.set(_tenant_key(record["id"]), json.dumps(record), nx=True)
         if not created:
             raise Conflict(f"tenant id {record['id']!r} is taken")
@@ -89,7 +94,8 @@ class TenantStore:
         raise RagapiError("tenant update kept racing; try again")
 
     async def delete(self, tenant_id: str) -> list[str]:
-        """Remove the tenant and all its keys; answer the revoked key hashes."""
+        """Remove the tenant and all its keys and record that its purge is owed; answer the
+        revoked key hashes."""
         await self.get(tenant_id)
         keys = await self.redis.hgetall(_keys_key(tenant_id))
         hashes = [json.loads(v)["key_hash"] for v in keys.values()]
@@ -98,8 +104,19 @@ class TenantStore:
                 pipe.delete(_apikey_key(key_hash))
             pipe.delete(_keys_key(tenant_id), _tenant_key(tenant_id))
             pipe.zrem(TENANTS, tenant_id)
+            pipe.sadd(PURGING, tenant_id)
             await pipe.execute()
         return hashes
+
+    async def purge_owed(self, tenant_id: str) -> bool:
+        """Whether the tenant was deleted and its purge job is not queued yet."""
+        return bool(await self.redis.sismember(PURGING, tenant_id))
+
+    async def owed_purges(self) -> list[str]:
+        return sorted(_text(i) for i in await self.redis.smembers(PURGING))
+
+    async def purge_queued(self, tenant_id: str) -> None:
+        await self.redis.srem(PURGING, tenant_id)
 
     async def add_key(self, tenant_id: str) -> tuple[str, str]:
         """A new API key for the tenant: answers (key_id, api_key)."""
