@@ -118,7 +118,9 @@ async def outage(tmp_path: Path) -> AsyncIterator[Outage]:
         rag = open_registry(query_settings, metrics=metrics)
         stack.push_async_callback(rag.close)
         apps = [
-            create_tenants_app(TenantsSettings(**settings), metrics=Metrics()),
+            create_tenants_app(
+                TenantsSettings(**settings, purge_sweep_interval_s=0.5), metrics=Metrics()
+            ),
             create_ingest_app(
                 IngestSettings(**settings, task_stream_refresh_s=0.5), metrics=metrics, rag=rag
             ),

@@ -77,3 +77,10 @@ async def test_a_repeated_delete_after_a_nats_outage_purges(outage: Outage) -> N
     await _wait_purged(outage, "doomed")
     # Queued: nothing is owed any more.
     assert (await outage.client.delete(url, headers=outage.admin)).status_code == 404
+
+
+@pytest.mark.timeout(600)
+async def test_a_delete_nobody_repeats_is_purged_by_the_sweep(outage: Outage) -> None:
+    url = await _doomed_tenant_deleted_during_an_outage(outage, "forgotten")
+    await _wait_purged(outage, "forgotten")
+    assert (await outage.client.delete(url, headers=outage.admin)).status_code == 404

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -60,9 +62,13 @@ def create_app(settings: TenantsSettings, *, metrics: Metrics | None = None) -> 
             bus_slot.set(resources.bus)
             redis_slot.set(resources.redis)
             tenants_slot.set(tenants)
+            sweep = asyncio.create_task(tenants.sweep(settings.purge_sweep_interval_s))
             try:
                 yield
             finally:
+                sweep.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweep
                 for slot in (tenants_slot, bus_slot, redis_slot):
                     slot.set(None)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from ragapi_common.bus import Bus
@@ -18,6 +20,8 @@ from ragapi_common.errors import NotFound, Unauthorized
 from .config import ConfigCodec, merge_patch, validate
 from .models import KeyCreated, KeyInfo, Tenant, TenantCreate, TenantCreated, TenantPatch
 from .store import TenantStore, now
+
+log = logging.getLogger(__name__)
 
 
 class Tenants:
@@ -93,6 +97,15 @@ class Tenants:
         """Queue the purge of every deleted tenant whose DELETE could not (the sweep)."""
         for tenant_id in await self.store.owed_purges():
             await self.queue_purge(tenant_id)
+
+    async def sweep(self, interval_s: float) -> None:
+        """Every ``interval_s``, queue the owed purges; an outage waits for the next round."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.queue_owed_purges()
+            except Exception as exc:  # an outage of Redis or NATS; the sweep must go on
+                log.warning("owed tenant purges not queued yet: %s", exc)
 
     async def create_key(self, tenant_id: str) -> KeyCreated:
         await self.store.get(tenant_id)
