@@ -17,24 +17,33 @@ from starlette.routing import Route
 from ragapi_cli.serving import Stopper, bind, serve
 
 
+def _answering_after(path: str, delay_s: float, text: str, entered: asyncio.Event) -> Starlette:
+    """An app whose one route sets ``entered``, then answers ``text`` after ``delay_s``."""
+
+    async def endpoint(request: Request) -> Response:
+        entered.set()
+        await asyncio.sleep(delay_s)
+        return PlainTextResponse(text)
+
+    return Starlette(routes=[Route(path, endpoint)])
+
+
+async def _until_started(stopper: Stopper) -> None:
+    for _ in range(200):
+        if stopper.server is not None and stopper.server.started:
+            return
+        await asyncio.sleep(0.02)
+
+
 async def test_sigterm_finishes_in_flight_requests_then_returns() -> None:
     entered = asyncio.Event()
-
-    async def slow(request: Request) -> Response:
-        entered.set()
-        await asyncio.sleep(0.5)
-        return PlainTextResponse("finished")
-
-    app = Starlette(routes=[Route("/slow", slow)])
+    app = _answering_after("/slow", 0.5, "finished", entered)
     sock = bind("127.0.0.1", 0)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     with Stopper(grace_s=10).installed() as stopper:
         server = asyncio.create_task(serve(app, sock, stopper))
         async with httpx.AsyncClient(base_url=url) as client:
-            for _ in range(200):
-                if stopper.server is not None and stopper.server.started:
-                    break
-                await asyncio.sleep(0.02)
+            await _until_started(stopper)
             in_flight = asyncio.create_task(client.get("/slow"))
             await asyncio.wait_for(entered.wait(), 10)
             os.kill(os.getpid(), signal.SIGTERM)
@@ -50,22 +59,13 @@ async def test_sigterm_finishes_in_flight_requests_then_returns() -> None:
 
 async def test_a_second_sigterm_stops_waiting_and_hurries_the_shutdown() -> None:
     entered = asyncio.Event()
-
-    async def stuck(request: Request) -> Response:
-        entered.set()
-        await asyncio.sleep(60)
-        return PlainTextResponse("too late")
-
-    app = Starlette(routes=[Route("/stuck", stuck)])
+    app = _answering_after("/stuck", 60, "too late", entered)
     sock = bind("127.0.0.1", 0)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     with Stopper(grace_s=60).installed() as stopper:
         server = asyncio.create_task(serve(app, sock, stopper))
         async with httpx.AsyncClient(base_url=url) as client:
-            for _ in range(200):
-                if stopper.server is not None and stopper.server.started:
-                    break
-                await asyncio.sleep(0.02)
+            await _until_started(stopper)
             in_flight = asyncio.create_task(client.get("/stuck"))
             await asyncio.wait_for(entered.wait(), 10)
             os.kill(os.getpid(), signal.SIGTERM)
