@@ -22,7 +22,7 @@ run: install ## run the whole stack on one port (ragapi up)
 	$(BIN)/ragapi up
 
 test: install ## run the test suite against real NATS, Redis and PostgreSQL
-	$(BIN)/pytest -q -m "not huge"
+	$(BIN)/pytest -q -m "not huge" -n 4 --dist loadfile --durations=15
 
 test-huge: install ## the 60 and 100 MB end-to-end uploads (about 10 minutes)
 	$(BIN)/pytest -q -m huge

@@ -35,7 +35,8 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
+    # A stuck read fails the test in seconds instead of at pytest-timeout's 300.
+    client = Redis.from_url(redis_url, socket_timeout=10)
     await client.flushdb()
     yield client
     await client.aclose()
@@ -65,6 +66,11 @@ def common_settings(nats_url: str, redis_url: str, data_dir: Path) -> dict[str, 
         "admin_token": ADMIN_TOKEN,
         "secret_key": SECRET_KEY,
         "log_json": False,
+        # Harness margin: pytest-xdist runs four test processes on two cores, where the
+        # 2 s default can elapse for a loop that is merely waiting for a core. The outage
+        # tests, which are about these timeouts, set their own.
+        "redis_timeout_s": 10.0,
+        "nats_timeout_s": 10.0,
     }
 
 

@@ -55,12 +55,13 @@ async def test_the_lock_is_renewed_while_held_and_freed_after(redis: Redis) -> N
         async with contender():
             entered.append(time.monotonic())
 
-    async with holder():
-        waiting = asyncio.create_task(enter())
-        await asyncio.sleep(1.5)  # well past the TTL: only renewal keeps the lock
-        assert not entered
-        released = time.monotonic()
-    await asyncio.wait_for(waiting, 2.0)
+    async with asyncio.timeout(15):
+        async with holder():
+            waiting = asyncio.create_task(enter())
+            await asyncio.sleep(1.5)  # well past the TTL: only renewal keeps the lock
+            assert not entered
+            released = time.monotonic()
+        await asyncio.wait_for(waiting, 2.0)
     assert entered[0] >= released
     assert not await redis.exists(holder.key)
 

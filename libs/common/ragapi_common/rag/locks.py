@@ -56,8 +56,8 @@ class RedisIndexLock:
             yield
         finally:
             renewal.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewal
+            # wait() neither raises the renewal's CancelledError nor swallows our own.
+            await asyncio.wait((renewal,))
             try:
                 await lock.release()
             except LockError:
