@@ -87,7 +87,14 @@ class Outage:
 
 
 @pytest.fixture
-async def outage(tmp_path: Path) -> AsyncIterator[Outage]:
+def purge_sweep_interval_s() -> float:
+    """How often the tenants service queues owed purges (a test that must see one owed
+    overrides it with an interval the test never reaches)."""
+    return 0.5
+
+
+@pytest.fixture
+async def outage(tmp_path: Path, purge_sweep_interval_s: float) -> AsyncIterator[Outage]:
     (tmp_path / "nats").mkdir()
     (tmp_path / "redis").mkdir()
     nats, redis = owned_nats(tmp_path / "nats"), owned_redis(tmp_path / "redis")
@@ -119,7 +126,8 @@ async def outage(tmp_path: Path) -> AsyncIterator[Outage]:
         stack.push_async_callback(rag.close)
         apps = [
             create_tenants_app(
-                TenantsSettings(**settings, purge_sweep_interval_s=0.5), metrics=Metrics()
+                TenantsSettings(**settings, purge_sweep_interval_s=purge_sweep_interval_s),
+                metrics=Metrics(),
             ),
             create_ingest_app(
                 IngestSettings(**settings, task_stream_refresh_s=0.5), metrics=metrics, rag=rag

@@ -70,6 +70,7 @@ async def _wait_purged(outage: Outage, tenant_id: str) -> None:
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.parametrize("purge_sweep_interval_s", [3600.0])  # the DELETE, not the sweep
 async def test_a_repeated_delete_after_a_nats_outage_purges(outage: Outage) -> None:
     url = await _doomed_tenant_deleted_during_an_outage(outage, "doomed")
     answer = await outage.client.delete(url, headers=outage.admin)
