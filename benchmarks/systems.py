@@ -149,13 +149,16 @@ class Ragapi:
 
 
 @contextlib.asynccontextmanager
-async def ragapi(work: Path, provider: str, embeddings: bool = True) -> AsyncIterator[Ragapi]:
-    """``ragapi up`` on a free port with a fresh data dir under ``work``."""
+async def ragapi(
+    work: Path, provider: str, embeddings: bool = True, extra_env: dict[str, str] | None = None
+) -> AsyncIterator[Ragapi]:
+    """``ragapi up`` on a free port with a fresh data dir under ``work`` (``extra_env`` on top)."""
     port = free_port()
     exe = shutil.which("ragapi", path=str(Path(sys.executable).parent)) or "ragapi"
     cmd = [exe, "up", "--port", str(port), "--data-dir", str(work / "ragapi-data")]
     base = f"http://127.0.0.1:{port}"
-    with process(cmd, ragapi_env(provider, embeddings), work / "ragapi.log") as proc:
+    env = ragapi_env(provider, embeddings) | (extra_env or {})
+    with process(cmd, env, work / "ragapi.log") as proc:
         await wait_http(base + "/readyz", proc=proc)
         connector = aiohttp.TCPConnector(limit=64)
         timeout = aiohttp.ClientTimeout(total=180)
