@@ -14,22 +14,22 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-COPY pyproject.toml ./
+COPY pyproject.toml requirements.lock ./
 COPY libs/ libs/
 COPY services/ services/
 RUN python -m venv /opt/venv
 
 FROM build AS venv-tenants
-RUN /opt/venv/bin/pip install --no-cache-dir .
+RUN /opt/venv/bin/pip install --no-cache-dir -c requirements.lock .
 
 FROM build AS venv-ingest
-RUN /opt/venv/bin/pip install --no-cache-dir ".[rag,postgres]"
+RUN /opt/venv/bin/pip install --no-cache-dir -c requirements.lock ".[rag,postgres]"
 
 FROM build AS venv-ocr
-RUN /opt/venv/bin/pip install --no-cache-dir ".[ocr]"
+RUN /opt/venv/bin/pip install --no-cache-dir -c requirements.lock ".[ocr]"
 
 FROM build AS venv-query
-RUN /opt/venv/bin/pip install --no-cache-dir ".[rag,postgres]"
+RUN /opt/venv/bin/pip install --no-cache-dir -c requirements.lock ".[rag,postgres]"
 
 # ---- runtime: non-root, nothing writable but /tmp (the pod mounts an emptyDir there) -----
 FROM ${PYTHON_IMAGE} AS runtime

@@ -12,10 +12,10 @@ help: ## list the targets
 
 install: $(STAMP) ## create or refresh .venv with every extra
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[all,dev]'
+	$(BIN)/pip install -q -c requirements.lock -e '.[all,dev]'
 	@touch $(STAMP)
 
 run: install ## run the whole stack on one port (ragapi up)
