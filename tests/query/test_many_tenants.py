@@ -6,12 +6,20 @@ A file of its own: the longest test of the query tier runs on its own pytest-xdi
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
 from tests.conftest import TenantFactory
 
 from .conftest import UNLIMITED, QueryStack
+
+
+@pytest.fixture
+def common_settings(common_settings: dict[str, Any]) -> dict[str, Any]:
+    """Keys stay cached for the whole test: the tenants service shares this busy event loop
+    and answers lookups one at a time, so 100 lookups after a 30 s expiry time out here."""
+    return {**common_settings, "auth_cache_ttl_s": 3600.0}
 
 
 @pytest.mark.timeout(1200)  # 50 tenants' first ingest at once, each building its own index

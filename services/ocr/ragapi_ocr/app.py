@@ -75,6 +75,7 @@ def build_engines(
         max_side=s.deepseek_max_side,
         max_tokens=s.deepseek_max_tokens,
         timeout_s=s.deepseek_timeout_s,
+        page_timeout_s=s.ocr_page_timeout_s,
         tenant_concurrency=s.deepseek_tenant_concurrency,
         metrics=ocr,
     )

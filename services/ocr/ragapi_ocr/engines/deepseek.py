@@ -70,6 +70,7 @@ class DeepSeekEngine:
         max_side: int,
         max_tokens: int,
         timeout_s: float,
+        page_timeout_s: float,
         tenant_concurrency: int,
         metrics: OcrMetrics,
     ) -> None:
@@ -80,7 +81,8 @@ class DeepSeekEngine:
         self.dpi = dpi
         self.max_side = max_side
         self.max_tokens = max_tokens
-        self.timeout_s = timeout_s
+        self.timeout_s = timeout_s  # one model call
+        self.page_timeout_s = page_timeout_s  # one page's CPU work (render, crop)
         self.tenant_concurrency = tenant_concurrency
         self.metrics = metrics
         self._gate = TenantGate(None, "ocr")
@@ -106,7 +108,7 @@ class DeepSeekEngine:
     async def _page(self, source: Source, index: int, caller: Caller) -> PageOutput:
         started = time.perf_counter()
         png = await self.pool.run(
-            self.timeout_s,
+            self.page_timeout_s,
             render_page,
             str(source.path),
             source.info.kind,
@@ -119,7 +121,7 @@ class DeepSeekEngine:
         parsed = grounding.parse_page(answer, index)
         crops: list[bytes] = []
         if parsed.image_boxes:
-            crops = await self.pool.run(self.timeout_s, crop_regions, png, parsed.image_boxes)
+            crops = await self.pool.run(self.page_timeout_s, crop_regions, png, parsed.image_boxes)
         self.metrics.pages.labels(self.name, "model").inc()
         self.metrics.page_seconds.labels(self.name).observe(time.perf_counter() - started)
         return PageOutput(index, parsed.items, images=crops, read_by_ocr=True)
