@@ -30,7 +30,7 @@ INDEX_WITHIN_S = 120.0
 
 
 def _child(up: UpProcess, name: str) -> psutil.Process:
-    [child] = [process for process in up.children() if process.name() == name]
+    [child] = [p for p in up.children() if p.name() == name and _alive(p.pid)]
     return child
 
 
@@ -40,6 +40,17 @@ def _restarts(metrics: str, server: str) -> float:
     )
     assert match is not None, metrics
     return float(match.group(1))
+
+
+async def _replaced(up: UpProcess, name: str, pid: int) -> None:
+    """Wait until a live ``name`` process other than ``pid`` runs under ``up``."""
+    async with asyncio.timeout(BACK_WITHIN_S):
+        while True:
+            with contextlib.suppress(ValueError, psutil.NoSuchProcess):
+                child = _child(up, name)
+                if child.pid != pid:
+                    return
+            await asyncio.sleep(0.05)
 
 
 async def _ready_after(client: httpx.AsyncClient, since: float) -> float:
@@ -82,9 +93,11 @@ async def test_killed_servers_come_back_by_themselves(tmp_path: Path) -> None:
                 child = _child(up, name)
                 killed = time.monotonic()
                 child.send_signal(signal.SIGKILL)
+                # /readyz may still answer 200 before the services notice the loss: wait
+                # for the replacement first, then for readiness.
+                await _replaced(up, name, child.pid)
                 took = await _ready_after(client, killed)
                 print(f"{name} killed: /readyz 200 again after {took:.2f} s")
-                assert _child(up, name).pid != child.pid
                 metrics = (await client.get("/metrics")).text
                 assert _restarts(metrics, server) == 1
             document = await client.get(f"/v1/documents/{before}", headers=headers)
