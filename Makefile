@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-huge check fmt bench bench-compare clean
+.PHONY: help install run test test-huge fuzz check fmt bench bench-compare clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ test: install ## run the test suite against real NATS, Redis and PostgreSQL
 
 test-huge: install ## the 60 and 100 MB end-to-end uploads (about 10 minutes)
 	$(BIN)/pytest -q -m huge
+
+fuzz: install ## schemathesis over every API, 500 examples per operation (make test runs 15)
+	RAGAPI_FUZZ_EXAMPLES=500 $(BIN)/pytest -q tests/fuzz
 
 check: install ## ruff format --check, ruff lint, mypy --strict
 	$(BIN)/ruff format --check . && $(BIN)/ruff check . && $(BIN)/mypy
