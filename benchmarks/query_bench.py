@@ -185,7 +185,7 @@ async def query_phase(stack: Ragapi, head: dict[str, str], provider: psutil.Proc
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    work = Path(tempfile.mkdtemp(prefix="query-bench-"))
+    work = await asyncio.to_thread(_work_dir)
     docs, questions = workload(args.corpus, args.docs)
     result: dict[str, Any] = {"load_1m_at_start": load_average()[0]}
     result["graph_estimate"] = graph_estimate(docs)
@@ -195,7 +195,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             runs = []
             for count in args.workers:
                 run_dir = work / f"workers-{count}"
-                run_dir.mkdir()
+                await asyncio.to_thread(run_dir.mkdir)
                 env = {"RAGAPI_STORAGE_PROFILE": "postgres"} if shared else {}
                 one = {"workers": count, "storage_profile": env.get("RAGAPI_STORAGE_PROFILE",
                        "local"), "load_1m_at_start": load_average()[0]}  # fmt: skip
@@ -207,6 +207,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             shutil.rmtree(work, ignore_errors=True)
     result["load_1m_at_end"] = load_average()[0]
     return result
+
+
+def _work_dir() -> Path:
+    work = Path(tempfile.mkdtemp(prefix="query-bench-"))
+    work.chmod(0o711)  # ragapi's embedded PostgreSQL runs as its own user under root
+    return work
 
 
 async def one_stack(work: Path, url: str, provider: psutil.Process, docs: list[corpus.Document],
@@ -260,7 +266,8 @@ def main() -> None:
         for when, mb in one.get("memory", {}).items():
             print(
                 f"RSS {when.replace('_', ' ')} ({args.tenants}): main {mb['main_mb']} MB, "
-                f"with Python children {mb['tree_mb']} MB, NATS + Redis {mb['other_children_mb']}"
+                f"with Python children {mb['tree_mb']} MB, NATS + Redis (+ PostgreSQL) "
+                f"{mb['other_children_mb']}"
                 " MB"
             )
 

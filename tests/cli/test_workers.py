@@ -7,6 +7,7 @@ import asyncio
 import re
 import shutil
 import signal
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -15,7 +16,8 @@ import httpx
 import psutil
 import pytest
 
-from tests.cli.stack import UpProcess, run_cli
+from tests.cli.stack import UpProcess, cli_env, run_cli
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -152,3 +154,45 @@ async def test_workers_refuse_the_local_profile(tmp_path: Path) -> None:
     assert "'local' storage" in err
     assert "RAGAPI_STORAGE_PROFILE=postgres" in err
     assert not (tmp_path / "data" / "postgres").exists()
+
+
+async def test_serve_one_service_with_two_workers(
+    nats_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = cli_env(
+        RAGAPI_NATS_URL=nats_url,
+        RAGAPI_REDIS_URL=redis_url,
+        RAGAPI_ADMIN_TOKEN="serve-admin",
+        RAGAPI_SECRET_KEY="serve-secret",
+        RAGAPI_DATA_DIR=str(tmp_path),
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ragapi_cli", "serve", "tenants", "--port", str(port),
+        "--workers", "2", stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        env=env,
+    )  # fmt: skip
+    try:
+        up = UpProcess(tmp_path, port=port)
+        await up.wait_ready()
+
+        async def listed(client: httpx.AsyncClient) -> httpx.Response:
+            return await client.get("/v1/tenants", headers={"authorization": "Bearer serve-admin"})
+
+        answers = await by_worker(up.url, listed, {"0", "1"})
+        assert {answer.status_code for answer in answers.values()} == {200}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), 30)
+    assert code == 0
+    assert not psutil.pid_exists(process.pid) or psutil.Process(process.pid).status() == "zombie"
+
+
+async def test_serve_query_with_two_workers_refuses_local() -> None:
+    code, _, err = await run_cli(
+        "serve", "query", "--workers", "2", RAGAPI_STORAGE_PROFILE="local",
+        RAGAPI_ALLOW_SPLIT_LOCAL="1",
+    )  # fmt: skip
+    assert code == 1
+    assert "--workers 2" in err
+    assert "'local' storage" in err
