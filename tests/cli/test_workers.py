@@ -4,6 +4,7 @@ embedded PostgreSQL, a killed worker replaced; ``local`` storage refused."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import signal
@@ -16,6 +17,8 @@ import httpx
 import psutil
 import pytest
 
+from ragapi_cli.embedded import EmbeddedServerError
+from ragapi_cli.pgembedded import start_postgres
 from tests.cli.stack import UpProcess, cli_env, run_cli
 from tests.support.servers import free_port
 
@@ -37,7 +40,10 @@ async def workers() -> AsyncIterator[UpProcess]:
     try:
         await up.start(expect_key=True)
         yield up
+        children = up.children()  # workers, NATS, Redis, PostgreSQL and its backends
         assert await up.stop() == 0
+        _, alive = await asyncio.to_thread(psutil.wait_procs, children, 10)
+        assert not alive, alive
     finally:
         await asyncio.to_thread(shutil.rmtree, base, ignore_errors=True)
 
@@ -196,3 +202,11 @@ async def test_serve_query_with_two_workers_refuses_local() -> None:
     assert code == 1
     assert "--workers 2" in err
     assert "'local' storage" in err
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="PostgreSQL runs as its own user under root only")
+async def test_embedded_postgres_says_which_directory_keeps_its_user_out(tmp_path: Path) -> None:
+    closed = tmp_path / "closed"
+    await asyncio.to_thread(closed.mkdir, mode=0o700)
+    with pytest.raises(EmbeddedServerError, match=rf"cannot pass {closed}: chmod o\+x"):
+        await start_postgres(closed / "data")
