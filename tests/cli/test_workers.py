@@ -141,6 +141,31 @@ async def test_killed_worker_is_replaced_and_the_port_keeps_answering(
     assert {a.status_code for a in answers.values()} == {200}
 
 
+async def test_killed_postgres_comes_back_and_queries_answer_again(
+    workers: UpProcess, tenant: dict[str, str]
+) -> None:
+    [postmaster] = [p for p in workers.children() if p.ppid() == workers.process.pid
+                    and p.name() == "postgres"]  # fmt: skip
+    postmaster.send_signal(signal.SIGKILL)
+    # A question not asked before: no cached answer, the chunks come from PostgreSQL.
+    body = {"query": "Do otters drift apart while they sleep?", "mode": "naive"}
+    async with (
+        httpx.AsyncClient(base_url=workers.url, headers=tenant, timeout=30) as client,
+        asyncio.timeout(BACK_WITHIN_S),
+    ):
+        while True:
+            answer = await client.post("/v1/query", json=body)
+            if answer.status_code == 200:
+                assert "drift apart" in answer.json()["answer"]
+                break
+            # dependency_unavailable meanwhile (504: its retries outlasted the request)
+            assert answer.status_code in (503, 504), answer.text
+            await asyncio.sleep(0.2)
+    restarted = [p for p in workers.children() if p.name() == "postgres"]
+    assert postmaster.pid not in {p.pid for p in restarted}
+    assert restarted
+
+
 def _index(process: psutil.Process) -> str | None:
     """A worker's ``--worker-index``; None for other children (or one already gone)."""
     try:
