@@ -14,13 +14,13 @@ import logging
 import os
 from pathlib import Path
 
-from ragapi_cli import nats_auth
 from ragapi_cli.embedded import embedded_servers
 from ragapi_cli.serving import Stopper, bind
 from ragapi_cli.settings import CliSettings
 from ragapi_cli.up import (
     UpOptions,
     announce_up,
+    nats_setup,
     postgres_connections,
     public_url,
     up_credentials,
@@ -73,11 +73,7 @@ async def _servers(
     stack: contextlib.AsyncExitStack, env: CliSettings, data: Path, workers: int
 ) -> tuple[dict[str, str], bool]:
     """The embedded servers started; the workers' environment, whether NATS is ragapi's."""
-    nats_url = env.nats_url if env.given("nats_url") and env.nats_url else None
-    nats_config = None
-    if nats_url is None:
-        passwords = await nats_auth.load_passwords(data)
-        nats_config = await nats_auth.write_server_config(data, passwords)
+    nats_url, nats_config, _ = await nats_setup(env, data)
     endpoints = await stack.enter_async_context(
         embedded_servers(
             data,

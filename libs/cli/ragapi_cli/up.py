@@ -125,14 +125,7 @@ async def _backing_services(
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """Embedded NATS/Redis/PostgreSQL (supervised) where no URL is given; the settings every
     service then gets, and each service's own (its NATS user, when ragapi runs NATS)."""
-    nats_url = env.nats_url if env.given("nats_url") and env.nats_url else None
-    nats_config, own = None, {}
-    if nats_url is None:
-        passwords = await nats_auth.load_passwords(data_dir)
-        nats_config = await nats_auth.write_server_config(data_dir, passwords)
-        own = nats_auth.service_settings(passwords)
-    elif options.worker_own_nats:  # the parent runs NATS with these users
-        own = nats_auth.service_settings(await nats_auth.load_passwords(data_dir))
+    nats_url, nats_config, own = await nats_setup(env, data_dir, options.worker_own_nats)
     endpoints = await stack.enter_async_context(
         embedded_servers(
             data_dir,
@@ -156,6 +149,21 @@ async def _backing_services(
         # them (docs/decisions/0502-memory.md). A cluster's OCR service warms up at start.
         "ocr_warm_up": False,
     }, own
+
+
+async def nats_setup(
+    env: CliSettings, data_dir: Path, parents_nats: bool = False
+) -> tuple[str | None, Path | None, dict[str, dict[str, Any]]]:
+    """The NATS URL given (None: ragapi runs NATS), the server's config file (its users)
+    and each service's own user; ``parents_nats``: a worker on its parent's NATS."""
+    nats_url = env.nats_url if env.given("nats_url") and env.nats_url else None
+    if nats_url is None:
+        passwords = await nats_auth.load_passwords(data_dir)
+        config = await nats_auth.write_server_config(data_dir, passwords)
+        return None, config, nats_auth.service_settings(passwords)
+    if parents_nats:  # the parent runs NATS with these users
+        return nats_url, None, nats_auth.service_settings(await nats_auth.load_passwords(data_dir))
+    return nats_url, None, {}
 
 
 class ServiceImportError(ImportError):

@@ -158,8 +158,13 @@ async def running_workers(
     async with contextlib.AsyncExitStack() as stack:
         for worker in workers:
             stack.push_async_callback(worker.stop, grace)
-        # All at once: start-up is mostly imports, which the cores share.
-        await asyncio.gather(*(worker.start(wait_s) for worker in workers))
+        # All at once (start-up is mostly imports, which the cores share), each to its end.
+        started = await asyncio.gather(
+            *(worker.start(wait_s) for worker in workers), return_exceptions=True
+        )
+        for outcome in started:
+            if isinstance(outcome, BaseException):
+                raise outcome
         async with contextlib.AsyncExitStack() as watching:
             for worker in workers:
                 await watching.enter_async_context(
