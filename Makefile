@@ -2,6 +2,8 @@
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
+# make run WORKERS=2: N processes on the port, storage in PostgreSQL (decision 0013).
+WORKERS ?= 1
 STAMP   := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
@@ -18,8 +20,8 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install -q -c requirements.lock -e '.[all,dev]'
 	@touch $(STAMP)
 
-run: install ## run the whole stack on one port (ragapi up)
-	$(BIN)/ragapi up
+run: install ## run the whole stack on one port (ragapi up; WORKERS=2 for two processes)
+	$(BIN)/ragapi up --workers $(WORKERS)
 
 test: install ## run the test suite against real NATS, Redis and PostgreSQL
 	$(BIN)/pytest -q -m "not huge" -n 4 --dist loadfile --durations=15
