@@ -1,0 +1,191 @@
+"""LightRAG's token budgets, applied without tokenizing what they throw away.
+
+Per query LightRAG fits its entity, relation and chunk lists into token
+budgets with ``truncate_list_by_token_size``: it renders *every* record to
+JSON, joins them, tokenizes the whole text, then searches the cut. A mix
+query on the benchmark corpus renders ~170 records for a context of ~25 k
+tokens, most of it past the budget (decision 0504).
+
+:func:`truncate_list` gives the same result (same items kept) by rendering
+and counting records one at a time and stopping once the budget is passed:
+with :class:`~.tokenizer.CachedTokenizer` the tokens of ``a + "\\n" + b`` are
+those of ``a + "\\n"`` then those of ``b`` whenever ``a`` ends and ``b``
+starts with a non-space character (:func:`~.tokenizer.segments`), so the
+tokens of the text up to the record that passes the budget are the text's
+first tokens, and LightRAG's own search for the cut (the same tokenizer
+methods) runs on that prefix only. Any other tokenizer or separator, or a
+record that breaks that rule, goes to LightRAG's function unchanged.
+``tests/rag/test_query_equivalence.py`` checks both against LightRAG.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from ._lightrag import (
+    TokenBudgetError,
+    Tokenizer,
+    generate_reference_list_from_chunks,
+    lightrag_operate,
+    lightrag_utils,
+    render_chunks_context_text,
+    run_in_tokenizer_executor,
+    truncate_list_by_token_size,
+)
+from .tokenizer import CachedTokenizer
+
+SEPARATOR = "\n"
+
+
+def _cuts_around(text: str) -> bool:
+    """Whether a segment boundary falls on both sides of ``text`` in a ``\\n``-joined list."""
+    return bool(text) and not text[0].isspace() and not text[-1].isspace()
+
+
+def _render_to_budget(
+    items: list[Any], key: Callable[[Any], str], budget: int, tokenizer: CachedTokenizer
+) -> tuple[list[str], bool] | None:
+    """Records rendered up to the first one whose end passes ``budget`` tokens.
+
+    Returns the rendered records and whether rendering stopped early (then
+    the joined list is longer than ``budget`` tokens), or None when a record
+    does not start and end with a non-space character (no segment boundary).
+    """
+    rendered: list[str] = []
+    used = 0
+    for index, item in enumerate(items):
+        text = key(item)  # the record after the last one kept is checked too
+        if not _cuts_around(text):
+            return None
+        if used > budget:
+            return rendered, True
+        rendered.append(text)
+        if index < len(items) - 1:
+            used += tokenizer.count(text + SEPARATOR)
+    return rendered, False
+
+
+def _fitting_items(rendered: list[str], end: int) -> int:
+    """Records whose ``\\n``-joined text ends at or before character ``end``."""
+    length = 0
+    for index, text in enumerate(rendered):
+        length += (1 if index else 0) + len(text)
+        if length > end:
+            return index
+    return len(rendered)
+
+
+def _safe_end(text: str, budget: int, tokenizer: CachedTokenizer) -> int | None:
+    """Character end of the longest prefix LightRAG's search keeps (None: not this way)."""
+    tokens = tokenizer.encode(text)
+    boundary = tokenizer._boundaries(text, tokens)
+    if boundary is None:
+        return None
+    # total_tokens only bounds the first candidate (min(total, budget)); the
+    # whole list has more than ``budget`` tokens, and so does this prefix.
+    span, _ = tokenizer._prefix_span_via_boundary(text, 0, 0, budget, len(tokens), boundary)
+    return int(span.end)
+
+
+def truncate_list(
+    list_data: list[Any],
+    key: Callable[[Any], str],
+    separator: str,
+    max_token_size: int,
+    tokenizer: Tokenizer,
+) -> list[Any]:
+    """``truncate_list_by_token_size``, rendering and counting only up to the budget."""
+    if max_token_size <= 0 or not list_data:
+        return []
+    if separator != SEPARATOR or not isinstance(tokenizer, CachedTokenizer):
+        return truncate_list_by_token_size(list_data, key, separator, max_token_size, tokenizer)
+    found = _render_to_budget(list_data, key, max_token_size, tokenizer)
+    if found is None:
+        return truncate_list_by_token_size(list_data, key, separator, max_token_size, tokenizer)
+    rendered, over = found
+    try:
+        if over:
+            end = _safe_end(SEPARATOR.join(rendered) + SEPARATOR, max_token_size, tokenizer)
+            if end is None:  # lossy round trip: LightRAG's generic path over the whole text
+                return truncate_list_by_token_size(
+                    list_data, key, separator, max_token_size, tokenizer
+                )  # fmt: skip
+        else:
+            end = tokenizer.truncate_by_token_limit(SEPARATOR.join(rendered), max_token_size).end
+    except TokenBudgetError:
+        return []
+    k = _fitting_items(rendered, end)
+    # As LightRAG: BPE counts are not monotonic in length, so the kept prefix is re-counted.
+    while k > 0 and tokenizer.count(SEPARATOR.join(rendered[:k])) > max_token_size:
+        k -= 1
+    return list_data[:k]
+
+
+async def atruncate_list(
+    list_data: list[Any],
+    key: Callable[[Any], str],
+    separator: str,
+    max_token_size: int,
+    tokenizer: Tokenizer,
+) -> list[Any]:
+    """:func:`truncate_list` on LightRAG's tokenizer thread, one submission per list."""
+    kept: list[Any] = await run_in_tokenizer_executor(
+        truncate_list, list_data, key, separator, max_token_size, tokenizer
+    )
+    return kept
+
+
+def _approx_key(chunk: dict[str, Any]) -> str:
+    payload = {"content": chunk.get("content")}
+    if chunk.get("content_headings"):
+        payload["content_headings"] = chunk["content_headings"]
+    return json.dumps(payload, ensure_ascii=False)
+
+
+def truncate_chunks(
+    chunks: list[dict[str, Any]], max_token_size: int, tokenizer: Tokenizer
+) -> list[dict[str, Any]]:
+    """LightRAG's ``_truncate_chunks_for_unified_context`` on :func:`truncate_list`.
+
+    The first stage sizes the list on the chunks' content, the second
+    re-counts the kept chunks as they will be rendered (with their reference
+    numbers) and drops chunks from the end until they fit.
+    """
+    if max_token_size <= 0 or not chunks:
+        return []
+    approx = truncate_list(chunks, _approx_key, SEPARATOR, max_token_size, tokenizer)
+    count = tokenizer.count if isinstance(tokenizer, CachedTokenizer) else _length(tokenizer)
+    k = len(approx)
+    while k > 0:
+        _, rendered = generate_reference_list_from_chunks(approx[:k])
+        if count(render_chunks_context_text(rendered)) <= max_token_size:
+            break
+        k -= 1
+    return approx[:k]
+
+
+def _length(tokenizer: Tokenizer) -> Callable[[str], int]:
+    return lambda text: len(tokenizer.encode(text))
+
+
+#: (module, name) -> LightRAG's own step, as imported (the equivalence tests run them).
+LIGHTRAG_STEPS: dict[tuple[Any, str], Any] = {
+    (lightrag_operate, "atruncate_list_by_token_size"): (
+        lightrag_operate.atruncate_list_by_token_size
+    ),
+    (lightrag_utils, "_truncate_chunks_for_unified_context"): (
+        lightrag_utils._truncate_chunks_for_unified_context
+    ),
+}
+OUR_STEPS: dict[tuple[Any, str], Any] = {
+    (lightrag_operate, "atruncate_list_by_token_size"): atruncate_list,
+    (lightrag_utils, "_truncate_chunks_for_unified_context"): truncate_chunks,
+}
+
+
+def install() -> None:
+    """Make LightRAG's query steps use these (process-wide; the results are LightRAG's)."""
+    for (module, name), step in OUR_STEPS.items():
+        setattr(module, name, step)
