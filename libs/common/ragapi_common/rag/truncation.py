@@ -89,6 +89,14 @@ def _safe_end(text: str, budget: int, tokenizer: CachedTokenizer) -> int | None:
     return int(span.end)
 
 
+def _lightrags(
+    list_data: list[Any], key: Callable[[Any], str], separator: str, max_tokens: int,
+    tokenizer: Tokenizer,
+) -> list[Any]:  # fmt: skip
+    kept: list[Any] = truncate_list_by_token_size(list_data, key, separator, max_tokens, tokenizer)
+    return kept
+
+
 def truncate_list(
     list_data: list[Any],
     key: Callable[[Any], str],
@@ -100,18 +108,16 @@ def truncate_list(
     if max_token_size <= 0 or not list_data:
         return []
     if separator != SEPARATOR or not isinstance(tokenizer, CachedTokenizer):
-        return truncate_list_by_token_size(list_data, key, separator, max_token_size, tokenizer)
+        return _lightrags(list_data, key, separator, max_token_size, tokenizer)
     found = _render_to_budget(list_data, key, max_token_size, tokenizer)
     if found is None:
-        return truncate_list_by_token_size(list_data, key, separator, max_token_size, tokenizer)
+        return _lightrags(list_data, key, separator, max_token_size, tokenizer)
     rendered, over = found
     try:
         if over:
             end = _safe_end(SEPARATOR.join(rendered) + SEPARATOR, max_token_size, tokenizer)
             if end is None:  # lossy round trip: LightRAG's generic path over the whole text
-                return truncate_list_by_token_size(
-                    list_data, key, separator, max_token_size, tokenizer
-                )  # fmt: skip
+                return _lightrags(list_data, key, separator, max_token_size, tokenizer)
         else:
             end = tokenizer.truncate_by_token_limit(SEPARATOR.join(rendered), max_token_size).end
     except TokenBudgetError:
