@@ -69,4 +69,5 @@ def test_cosines_from_kept_norms_equal_lightrags() -> None:
 def test_installing_keeps_blas_on_one_thread() -> None:
     install(Store())
     blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
-    assert blas and all(pool["num_threads"] == 1 for pool in blas)
+    assert blas
+    assert all(pool["num_threads"] == 1 for pool in blas)
