@@ -3,7 +3,8 @@
 A fixed corpus (cross-linked documents, one in Chinese) goes in through the
 fake LLM's extraction; each question is asked for the full prompt
 (``only_need_prompt``: the context inside the rendered system prompt) through
-ragapi's path (lazy budgets, memoised tokenizer, kept vectors and norms),
+ragapi's path (lazy budgets, memoised tokenizer, kept vectors and norms,
+one-look-up graph batches),
 then again on the same storages with LightRAG's own functions, tokenizer and
 vector reads put back, at its default budgets and at tight ones.
 """
@@ -20,6 +21,7 @@ import pytest
 from ragapi_common.rag import answers
 from ragapi_common.rag._lightrag import lightrag_utils
 from ragapi_common.rag.api import QueryMode, Question
+from ragapi_common.rag.batch_reads import BATCHES
 from ragapi_common.rag.registry import Registry
 from ragapi_common.rag.tenant import LightRagTenant
 from ragapi_common.rag.tokenizer import OfflineTokenizer
@@ -79,6 +81,8 @@ def lightrags_own(tenant: LightRagTenant, monkeypatch: pytest.MonkeyPatch) -> It
             patch.setattr(module, name, step)
         patch.setattr(lightrag_utils, "cosine_similarity", LIGHTRAG_COSINE)
         patch.delattr(rag.chunks_vdb, "get_vectors_by_ids")  # the class's method again
+        for name in BATCHES:
+            patch.delattr(rag.chunk_entity_relation_graph, name)
         for config in (rag.text_chunks.global_config, tenant.query_config()):
             patch.setitem(config, "tokenizer", OfflineTokenizer())
         yield
@@ -123,3 +127,20 @@ async def test_our_steps_are_in_place_after_a_tenant_is_opened(tenant: LightRagT
         assert getattr(module, name) is not step
     assert lightrag_utils.cosine_similarity is not LIGHTRAG_COSINE
     assert "get_vectors_by_ids" in vars(tenant.rag.chunks_vdb)
+
+
+async def test_graph_batches_read_what_the_per_item_reads_read(tenant: LightRagTenant) -> None:
+    graph = tenant.rag.chunk_entity_relation_graph
+    inherited = {name: getattr(type(graph), name).__get__(graph) for name in BATCHES}
+    nodes = [*await graph.get_all_labels(), "No Such Node"]
+    pairs = [
+        edge for edges in (await graph.get_nodes_edges_batch(nodes)).values() for edge in edges
+    ]
+    pairs += [("No Such Node", nodes[0]), (nodes[0], nodes[0])]
+    assert len(pairs) > 50
+    for name, args in [
+        ("get_nodes_batch", nodes), ("node_degrees_batch", nodes),
+        ("get_nodes_edges_batch", nodes), ("edge_degrees_batch", pairs),
+        ("get_edges_batch", [{"src": s, "tgt": t} for s, t in pairs]),
+    ]:  # fmt: skip
+        assert await getattr(graph, name)(args) == await inherited[name](args), name

@@ -74,6 +74,7 @@ class LightRagTenant:
         )
         vectors.install(rag.chunks_vdb)
         truncation.install()  # process-wide, idempotent: LightRAG's budgets, counted lazily
+        truncation.install()  # process-wide, idempotent: LightRAG's budgets, counted lazily
         # Readers never wait for a writer (issue 9): vectors are embedded before a
         # commit takes its lock, and queries pass the storages' locks (decision 0503).
         for store in (rag.chunks_vdb, rag.entities_vdb, rag.relationships_vdb):
