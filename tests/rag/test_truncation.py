@@ -10,7 +10,12 @@ import pytest
 
 from ragapi_common.rag._lightrag import lightrag_utils, truncate_list_by_token_size
 from ragapi_common.rag.tokenizer import CachedTokenizer, OfflineTokenizer
-from ragapi_common.rag.truncation import LIGHTRAG_STEPS, truncate_chunks, truncate_list
+from ragapi_common.rag.truncation import (
+    LIGHTRAG_STEPS,
+    acount_tokens,
+    truncate_chunks,
+    truncate_list,
+)
 
 WORDS = [
     "Zorblax", "Industries", "quantum", "toaster", "Helsinki", "中文", "文字", "é", "🙂", ",",
@@ -92,3 +97,13 @@ def test_chunks_keep_what_lightrag_keeps(seed: int) -> None:
         ]  # fmt: skip
         budget = rng.randint(1, 3000)
         assert truncate_chunks(chunks, budget, cached) == original(chunks, budget, reference)
+
+
+async def test_token_counts_short_on_the_loop_long_on_the_thread_equal_lightrags() -> None:
+    rng = random.Random(4)
+    reference = OfflineTokenizer()
+    for words in (0, 3, 400, 4000):  # the last ones past INLINE_COUNT_CHARS
+        text = _text(rng, words)
+        expected = len(reference.encode(text))
+        assert await acount_tokens(CachedTokenizer(), text) == expected
+        assert await acount_tokens(reference, text) == expected
