@@ -11,6 +11,7 @@ vector reads put back, at its default budgets and at tight ones.
 
 from __future__ import annotations
 
+import copy
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ import pytest
 from ragapi_common.rag import answers
 from ragapi_common.rag._lightrag import lightrag_utils
 from ragapi_common.rag.api import QueryMode, Question
-from ragapi_common.rag.batch_reads import BATCHES
+from ragapi_common.rag.batch_reads import BATCHES, json_copy
 from ragapi_common.rag.registry import Registry
 from ragapi_common.rag.tenant import LightRagTenant
 from ragapi_common.rag.tokenizer import OfflineTokenizer
@@ -83,6 +84,7 @@ def lightrags_own(tenant: LightRagTenant, monkeypatch: pytest.MonkeyPatch) -> It
         patch.delattr(rag.chunks_vdb, "get_vectors_by_ids")  # the class's method again
         for name in BATCHES:
             patch.delattr(rag.chunk_entity_relation_graph, name)
+        patch.delattr(rag.text_chunks, "get_by_ids")
         for config in (rag.text_chunks.global_config, tenant.query_config()):
             patch.setitem(config, "tokenizer", OfflineTokenizer())
         yield
@@ -144,3 +146,24 @@ async def test_graph_batches_read_what_the_per_item_reads_read(tenant: LightRagT
         ("get_edges_batch", [{"src": s, "tgt": t} for s, t in pairs]),
     ]:  # fmt: skip
         assert await getattr(graph, name)(args) == await inherited[name](args), name
+
+
+async def test_chunk_records_read_as_lightrag_reads_them_and_are_copies(
+    tenant: LightRagTenant,
+) -> None:
+    chunks = tenant.rag.text_chunks
+    ids = [*chunks._data.keys(), "no-such-chunk"]
+    assert len(ids) > 10
+    ours = await chunks.get_by_ids(ids)
+    assert ours == await type(chunks).get_by_ids(chunks, ids)
+    assert ours[-1] is None
+    ours[0]["llm_cache_list"].append("changed")
+    assert "changed" not in (await chunks.get_by_ids(ids[:1]))[0]["llm_cache_list"]
+
+
+def test_json_copies_equal_deep_copies() -> None:
+    value: Any = {"a": [1, 2.5, None, True, {"b": ["c"]}], "t": ("x", [1]), "s": "é"}
+    copied = json_copy(value)
+    assert copied == copy.deepcopy(value)
+    assert copied["a"][4]["b"] is not value["a"][4]["b"]
+    assert copied["t"][1] is not value["t"][1]  # not JSON: deepcopy's

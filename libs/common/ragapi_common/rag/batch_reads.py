@@ -10,14 +10,24 @@ and a gate check per edge. Here each batch takes the graph once and reads
 every item from it with the per-item methods' own expressions (same copies,
 same defaults); between two awaits the graph is a whole state (see
 :mod:`.readers`), so a batch sees one state rather than possibly several.
+
+The chunk records a query reads (``JsonKVStorage.get_by_ids``, ~40 a mix
+query, twice) are returned as deep copies, so a caller cannot alter the
+stored row; ``copy.deepcopy`` of those JSON records cost ~4 % of a mix query.
+:func:`json_copy` makes the same copy of JSON data (dicts, lists, scalars)
+without deepcopy's memo, and defers to it for anything else.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 #: The storage class whose inherited per-item batches these replace.
 STORAGE = "NetworkXStorage"
+#: The storage class whose ``get_by_ids`` is given cheaper copies.
+KV_STORAGE = "JsonKVStorage"
+_SCALARS = (str, int, float, bool, type(None))
 
 
 async def _graph(storage: Any) -> Any:
@@ -89,6 +99,45 @@ BATCHES = {
     "get_edges_batch": _get_edges,
     "get_nodes_edges_batch": _nodes_edges,
 }
+
+
+def json_copy(value: Any) -> Any:
+    """``copy.deepcopy(value)`` for JSON data, without the memo of shared references."""
+    kind = type(value)
+    if kind is dict:
+        return {key: json_copy(item) for key, item in value.items()}
+    if kind is list:
+        return [json_copy(item) for item in value]
+    if kind in _SCALARS:
+        return value
+    return copy.deepcopy(value)
+
+
+def _kv_get_by_ids(storage: Any) -> Any:
+    """``JsonKVStorage.get_by_ids`` (1.5.7) with :func:`json_copy` for ``copy.deepcopy``."""
+
+    async def get_by_ids(ids: list[str]) -> list[dict[str, Any] | None]:
+        async with storage._storage_lock:
+            results: list[dict[str, Any] | None] = []
+            for record_id in ids:
+                data = storage._data.get(record_id, None)
+                if not data:
+                    results.append(None)
+                    continue
+                result = json_copy(data)
+                result.setdefault("create_time", 0)
+                result.setdefault("update_time", 0)
+                result["_id"] = record_id
+                results.append(result)
+            return results
+
+    return get_by_ids
+
+
+def install_kv(storage: Any) -> None:
+    """Give a ``JsonKVStorage`` instance :func:`json_copy` reads (others are left alone)."""
+    if type(storage).__name__ == KV_STORAGE:
+        storage.get_by_ids = _kv_get_by_ids(storage)
 
 
 def install(storage: Any) -> None:
