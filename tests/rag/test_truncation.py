@@ -12,6 +12,8 @@ from ragapi_common.rag._lightrag import lightrag_utils, truncate_list_by_token_s
 from ragapi_common.rag.tokenizer import CachedTokenizer, OfflineTokenizer
 from ragapi_common.rag.truncation import (
     LIGHTRAG_STEPS,
+    _render_to_budget,
+    _safe_end,
     acount_tokens,
     truncate_chunks,
     truncate_list,
@@ -107,3 +109,23 @@ async def test_token_counts_short_on_the_loop_long_on_the_thread_equal_lightrags
         expected = len(reference.encode(text))
         assert await acount_tokens(CachedTokenizer(), text) == expected
         assert await acount_tokens(reference, text) == expected
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_cut_searched_on_the_prefix_is_the_cut_on_the_whole_list(seed: int) -> None:
+    rng = random.Random(100 + seed)
+    cached, reference = CachedTokenizer(), OfflineTokenizer()
+    compared = 0
+    for _ in range(40):
+        records = _records(rng, rng.randint(2, 40))
+        budget = rng.randint(5, 2000)
+        found = _render_to_budget(records, _key, budget, cached)
+        assert found is not None
+        rendered, over = found
+        if not over:
+            continue
+        whole = "\n".join(_key(record) for record in records)
+        expected = reference.truncate_by_token_limit(whole, budget).end
+        assert _safe_end("\n".join(rendered) + "\n", budget, cached) == expected
+        compared += 1
+    assert compared > 15

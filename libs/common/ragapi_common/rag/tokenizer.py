@@ -47,6 +47,13 @@ def segments(content: str) -> Iterator[str]:
     yield content[start:]
 
 
+class Tokens(array):  # type: ignore[type-arg]
+    """A segment's token ids, and whether decoding them gives the segment's bytes back."""
+
+    __slots__ = ("round_trips",)
+    round_trips: bool
+
+
 class OfflineTokenizer(TiktokenTokenizer):  # type: ignore[misc]
     """LightRAG's ``TiktokenTokenizer`` on the bundled cl100k file (no download)."""
 
@@ -73,8 +80,13 @@ class CachedTokenizer(OfflineTokenizer):
         self._small = lru_cache(maxsize=max_entries)(self._encode_packed)
         self._large = lru_cache(maxsize=max_large_entries)(self._encode_packed)
 
-    def _encode_packed(self, content: str) -> array[int]:
-        return array("I", Tokenizer.encode(self, content))
+    def _encode_packed(self, content: str) -> Tokens:
+        tokens = Tokens("I", Tokenizer.encode(self, content))
+        try:
+            tokens.round_trips = self.tokenizer.decode_bytes(tokens) == content.encode("utf-8")
+        except UnicodeError:
+            tokens.round_trips = False
+        return tokens
 
     def encode(self, content: str) -> list[int]:
         if "\n" not in content and len(content) <= SMALL_TEXT_CHARS:
@@ -88,8 +100,14 @@ class CachedTokenizer(OfflineTokenizer):
         """``len(self.encode(content))`` without building the list."""
         return sum(len(self._memo(segment)) for segment in segments(content))
 
-    def _memo(self, segment: str) -> array[int]:
-        return (self._small if len(segment) <= SMALL_TEXT_CHARS else self._large)(segment)
+    def segment_tokens(self, segment: str) -> Tokens:
+        """The memoised tokens of one of :func:`segments`' pieces (do not modify)."""
+        return self._memo(segment)
+
+    def _memo(self, segment: str) -> Tokens:
+        memo = self._small if len(segment) <= SMALL_TEXT_CHARS else self._large
+        tokens: Tokens = memo(segment)
+        return tokens
 
     def cache_info(self) -> Any:
         return self._small.cache_info()

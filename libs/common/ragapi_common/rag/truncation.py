@@ -20,6 +20,7 @@ record that breaks that rule, goes to LightRAG's function unchanged.
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Callable
 from typing import Any
@@ -34,7 +35,7 @@ from ._lightrag import (
     run_in_tokenizer_executor,
     truncate_list_by_token_size,
 )
-from .tokenizer import CachedTokenizer
+from .tokenizer import CachedTokenizer, segments
 
 SEPARATOR = "\n"
 #: Texts up to this size are counted on the event loop (a query, a prompt template:
@@ -81,14 +82,33 @@ def _fitting_items(rendered: list[str], end: int) -> int:
 
 
 def _safe_end(text: str, budget: int, tokenizer: CachedTokenizer) -> int | None:
-    """Character end of the longest prefix LightRAG's search keeps (None: not this way)."""
-    tokens = tokenizer.encode(text)
-    boundary = tokenizer._boundaries(text, tokens)
-    if boundary is None:
-        return None
-    # total_tokens only bounds the first candidate (min(total, budget)); the
-    # whole list has more than ``budget`` tokens, and so does this prefix.
-    span, _ = tokenizer._prefix_span_via_boundary(text, 0, 0, budget, len(tokens), boundary)
+    """Character end of the longest prefix LightRAG's search keeps (None: not this way).
+
+    ``text``'s tokens are its segments' memoised tokens end to end; the offset of
+    token ``k`` is that of its segment plus the characters of the segment's
+    tokens before it (UTF-8 decoding restarts at each segment's start), as
+    ``CachedTokenizer._boundaries`` computes it over the whole token list.
+    """
+    pieces = [tokenizer.segment_tokens(piece) for piece in segments(text)]
+    if not all(piece.round_trips for piece in pieces):
+        return None  # lossy round trip: LightRAG's generic path, on the whole list
+    chars, firsts = [0], [0]
+    for piece, tokens in zip(segments(text), pieces, strict=True):
+        chars.append(chars[-1] + len(piece))
+        firsts.append(firsts[-1] + len(tokens))
+    total = firsts[-1]
+    decode_bytes = tokenizer.tokenizer.decode_bytes
+
+    def boundary(k: int) -> int:
+        if k >= total:
+            return len(text)
+        i = bisect.bisect_right(firsts, k) - 1
+        head = decode_bytes(pieces[i][: k - firsts[i]]).decode("utf-8", errors="ignore")
+        return chars[i] + len(head)
+
+    # total only bounds the first candidate (min(total, budget)); the whole list
+    # has more than ``budget`` tokens, and so does this prefix.
+    span, _ = tokenizer._prefix_span_via_boundary(text, 0, 0, budget, total, boundary)
     return int(span.end)
 
 
