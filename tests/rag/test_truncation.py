@@ -8,11 +8,16 @@ from typing import Any
 
 import pytest
 
-from ragapi_common.rag._lightrag import lightrag_utils, truncate_list_by_token_size
+from ragapi_common.rag._lightrag import (
+    lightrag_utils,
+    render_chunks_context_text,
+    truncate_list_by_token_size,
+)
 from ragapi_common.rag.tokenizer import CachedTokenizer, OfflineTokenizer
 from ragapi_common.rag.truncation import (
     LIGHTRAG_STEPS,
     _render_to_budget,
+    _rendered_count,
     _safe_end,
     acount_tokens,
     truncate_chunks,
@@ -129,3 +134,23 @@ def test_the_cut_searched_on_the_prefix_is_the_cut_on_the_whole_list(seed: int) 
         assert _safe_end("\n".join(rendered) + "\n", budget, cached) == expected
         compared += 1
     assert compared > 15
+
+
+def test_chunk_records_are_counted_as_rendered_whatever_their_numbers() -> None:
+    rng = random.Random(21)
+    cached, encoding = CachedTokenizer(), OfflineTokenizer()
+    for _ in range(60):
+        rendered = [
+            {"reference_id": rng.choice(["1", "7", "12", "20", "999", "1000", "123456", ""]),
+             "content": rng.choice(["", "9", "1 ", "-"]) + _text(rng, rng.randint(0, 80)),
+             **({"content_headings": _text(rng, 3)} if rng.random() < 0.3 else {})}
+            for _ in range(rng.randint(1, 12))
+        ]  # fmt: skip
+        text = render_chunks_context_text(rendered)
+        assert _rendered_count(rendered, cached) == len(encoding.encode(text))
+    # One memo key per chunk, whatever number it was given.
+    fresh = CachedTokenizer()
+    record = {"content": "Zorblax Industries builds quantum toasters."}
+    for number in range(1, 21):
+        _rendered_count([{**record, "reference_id": str(number)}], fresh)
+    assert fresh.cache_info().currsize <= 1 + 2 + 20  # the record, "0", the numbers

@@ -185,6 +185,29 @@ def _approx_key(chunk: dict[str, Any]) -> str:
     return json.dumps(payload, ensure_ascii=False)
 
 
+#: The reference number every chunk record is counted with (:func:`_rendered_count`).
+COUNTED_REFERENCE = "0"
+
+
+def _rendered_count(rendered: list[dict[str, Any]], tokenizer: CachedTokenizer) -> int:
+    """Tokens of ``render_chunks_context_text(rendered)``, a chunk's record memoised once.
+
+    A record reads ``{"reference_id": "N", "content": ...}``: cl100k's
+    pre-tokenizer ends the piece before ``N`` at its first digit, takes the
+    digits as pieces of their own (1-3 digits each) and starts the next piece
+    at the closing quote, so a record's tokens are those of the same record
+    numbered ``0`` with the tokens of ``0`` exchanged for those of ``N``. Each
+    chunk is then one memo key, whatever number a query gives it.
+    """
+    references = [str(chunk["reference_id"]) for chunk in rendered]
+    if not all(ref.isascii() and ref.isdigit() for ref in references):
+        return tokenizer.count(render_chunks_context_text(rendered))
+    numbered = [{**chunk, "reference_id": COUNTED_REFERENCE} for chunk in rendered]
+    text = render_chunks_context_text(numbered)
+    zero = tokenizer.count(COUNTED_REFERENCE)
+    return tokenizer.count(text) + sum(tokenizer.count(ref) - zero for ref in references)
+
+
 def truncate_chunks(
     chunks: list[dict[str, Any]], max_token_size: int, tokenizer: Tokenizer
 ) -> list[dict[str, Any]]:
@@ -197,18 +220,17 @@ def truncate_chunks(
     if max_token_size <= 0 or not chunks:
         return []
     approx = truncate_list(chunks, _approx_key, SEPARATOR, max_token_size, tokenizer)
-    count = tokenizer.count if isinstance(tokenizer, CachedTokenizer) else _length(tokenizer)
     k = len(approx)
     while k > 0:
         _, rendered = generate_reference_list_from_chunks(approx[:k])
-        if count(render_chunks_context_text(rendered)) <= max_token_size:
+        if isinstance(tokenizer, CachedTokenizer):
+            count = _rendered_count(rendered, tokenizer)
+        else:
+            count = len(tokenizer.encode(render_chunks_context_text(rendered)))
+        if count <= max_token_size:
             break
         k -= 1
     return approx[:k]
-
-
-def _length(tokenizer: Tokenizer) -> Callable[[str], int]:
-    return lambda text: len(tokenizer.encode(text))
 
 
 #: (module, name) -> LightRAG's own step, as imported (the equivalence tests run them).
