@@ -42,7 +42,7 @@ logging.getLogger("lightrag").addFilter(_not_about_pinyin)
 from lightrag import LightRAG, QueryParam  # noqa: E402
 from lightrag.base import DocStatus  # noqa: E402
 from lightrag.constants import DEFAULT_PROCESSING_PRIORITY, PARSED_DIR_NAME  # noqa: E402
-from lightrag.exceptions import PipelineCancelledException  # noqa: E402
+from lightrag.exceptions import IndexFlushError, PipelineCancelledException  # noqa: E402
 from lightrag.kg import shared_storage  # noqa: E402
 from lightrag.operate import kg_query, naive_query  # noqa: E402
 from lightrag.utils import (  # noqa: E402
@@ -94,6 +94,7 @@ __all__ = [
     "STORAGES",
     "DocStatus",
     "EmbeddingFunc",
+    "IndexFlushError",
     "LightRAG",
     "PipelineCancelledException",
     "QueryParam",

@@ -1,0 +1,181 @@
+"""Group commits of the ``local`` profile's JSON storages: one flush per batch, not per document.
+
+LightRAG 1.5's JSON storages (``JsonKVStorage``, ``JsonDocStatusStorage``,
+``NanoVectorDBStorage``, ``NetworkXStorage``) rewrite their whole file on each
+``index_done_callback``, and the pipeline calls it for every storage after every
+document, and for doc-status at each of a document's transitions: 4.6 documents/s
+with the writes, 10.7 without (decision 0303).
+
+:class:`GroupCommit` takes those calls over on one instance (never in
+site-packages):
+
+- a storage's own ``index_done_callback`` only marks it dirty: its data stays in
+  memory, where every reader of this process looks, until the next commit;
+- the instance's ``_insert_done`` (the pipeline's "a document's data is complete,
+  flush everything") waits for the next commit; so does :meth:`barrier`;
+- a commit starts ``window_s`` after the first request of its batch, or at once
+  when ``batch`` callers are waiting; it flushes the data storages first and
+  doc-status LAST, so a status on disk never names data that is not.
+
+A document is PROCESSED in memory only after its ``_insert_done`` returned, so
+its data is on disk by then; its status reaches the disk at the next commit,
+which :meth:`barrier` waits for before the document is reported processed (and
+its job acked). A failed commit fails everyone waiting for it and flushes no
+doc-status: nobody is told a document is processed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from ._lightrag import IndexFlushError, LightRAG
+
+log = logging.getLogger(__name__)
+
+#: Seconds a commit waits for more requests to join its batch.
+WINDOW_S = 0.25
+
+Flush = Callable[[], Awaitable[None]]
+
+
+class GroupCommit:
+    """Deferred, batched ``index_done_callback`` of a set of storages; doc-status last."""
+
+    def __init__(self, *, window_s: float = WINDOW_S, batch: int = 8) -> None:
+        self.window_s = window_s
+        self.batch = max(1, batch)
+        #: Commits run so far (tests, logs).
+        self.commits = 0
+        self._originals: dict[int, tuple[Any, Flush]] = {}
+        self._last: Any = None
+        self._dirty: dict[int, Any] = {}
+        self._next: asyncio.Future[None] | None = None
+        self._waiting = 0
+        self._full = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # --- wiring --------------------------------------------------------------------------
+    def attach(self, rag: LightRAG, storages: Iterable[Any]) -> None:
+        """Take over ``storages``' flushes and ``rag``'s ``_insert_done`` (this instance only)."""
+        self.install([s for s in storages if s is not rag.doc_status], last=rag.doc_status)
+        rag._insert_done = self.insert_done
+
+    def install(self, storages: Iterable[Any], *, last: Any) -> None:
+        """Defer the ``index_done_callback`` of ``storages`` and of ``last`` (doc-status)."""
+        for storage in (*storages, last):
+            if id(storage) in self._originals:
+                continue
+            self._originals[id(storage)] = (storage, storage.index_done_callback)
+            storage.index_done_callback = self._deferred(storage)
+        self._last = last
+
+    def _deferred(self, storage: Any) -> Flush:
+        async def index_done_callback() -> None:
+            if self._closed:
+                await self._originals[id(storage)][1]()
+                return
+            self._dirty[id(storage)] = storage
+            self._schedule()
+
+        return index_done_callback
+
+    async def insert_done(self, *_: Any, **__: Any) -> None:
+        """LightRAG's ``_insert_done``: every storage flushed, doc-status last, then return."""
+        await self.barrier()
+
+    # --- commits -------------------------------------------------------------------------
+    async def barrier(self) -> None:
+        """Until a commit that starts after this call (every storage flushed) has ended."""
+        if self._closed:
+            await self._flush_all()
+            return
+        for storage, _ in self._originals.values():
+            self._dirty[id(storage)] = storage
+        done = self._schedule()
+        self._waiting += 1
+        if self._waiting >= self.batch:
+            self._full.set()
+        # Shielded: a cancelled waiter must not cancel the commit others wait for.
+        await asyncio.shield(done)
+
+    def _schedule(self) -> asyncio.Future[None]:
+        if self._next is None:
+            self._next = asyncio.get_running_loop().create_future()
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="group-commit")
+        return self._next
+
+    async def _run(self) -> None:
+        try:
+            while self._dirty:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), self.window_s)
+                await self._commit_once()
+        finally:
+            self._task = None
+
+    async def _commit_once(self) -> None:
+        dirty, self._dirty = self._dirty, {}
+        done, self._next = self._next, None
+        self._waiting = 0
+        self._full.clear()
+        try:
+            await self._flush(dirty.values())
+        except BaseException as error:
+            if done is not None and not done.done():
+                done.set_exception(error)
+                done.exception()  # retrieved: a batch nobody waits for must not warn
+            if isinstance(error, asyncio.CancelledError):
+                raise
+            log.error("group commit of %d storages failed: %s", len(dirty), error)
+        else:
+            if done is not None and not done.done():
+                done.set_result(None)
+        finally:
+            self.commits += 1
+
+    async def _flush(self, storages: Iterable[Any]) -> None:
+        """Data storages at once, then doc-status alone; the first failure raised."""
+        batch = list(storages)
+        data = [s for s in batch if s is not self._last]
+        results = await asyncio.gather(*(self._flush_one(s) for s in data), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
+        if any(s is self._last for s in batch):
+            await self._flush_one(self._last)
+
+    async def _flush_one(self, storage: Any) -> None:
+        try:
+            await self._originals[id(storage)][1]()
+        except Exception as error:
+            namespace = getattr(storage, "final_namespace", None) or getattr(
+                storage, "namespace", ""
+            )
+            raise IndexFlushError(type(storage).__name__, namespace, error) from error
+
+    async def _flush_all(self) -> None:
+        await self._flush(storage for storage, _ in self._originals.values())
+
+    async def close(self, *, flush: bool = True) -> None:
+        """Stop deferring: the pending batch committed now (``flush``) or discarded."""
+        self._closed = True
+        task = self._task
+        if task is not None:
+            if flush:
+                self._full.set()  # no window: commit what is pending at once
+            else:
+                task.cancel()
+            await asyncio.wait({task})
+        if not flush:
+            self._dirty = {}
+            if self._next is not None and not self._next.done():
+                self._next.cancel()
+            self._next = None
+        for storage, original in self._originals.values():
+            storage.index_done_callback = original
