@@ -56,14 +56,20 @@ MB = 1024 * 1024
 
 
 @contextlib.contextmanager
-def child(args: list[str], env: dict[str, str], log: Path) -> Iterator[psutil.Process]:
-    """A child process (stderr to ``log``), SIGTERMed at the end."""
+def child(
+    args: list[str], env: dict[str, str], log: Path, *, wrapped: bool = False
+) -> Iterator[psutil.Process]:
+    """A child process (stderr to ``log``), SIGTERMed at the end.
+
+    ``wrapped`` (py-spy): its own children get the signal, so that it writes its profile.
+    """
     with log.open("ab") as sink:
         proc = psutil.Popen(args, env=env, stdout=sink, stderr=sink)
     try:
         yield proc
     finally:
-        proc.send_signal(signal.SIGTERM)
+        for target in proc.children() if wrapped else [proc]:
+            target.send_signal(signal.SIGTERM)
         try:
             proc.wait(60)
         except psutil.TimeoutExpired:
@@ -249,7 +255,9 @@ async def run(
     }
     with (
         child(fake_args, env, work / "fake.log"),
-        child(server_args(port, work, profile), env, work / "up.log") as launched,
+        child(
+            server_args(port, work, profile), env, work / "up.log", wrapped=profile is not None
+        ) as launched,
     ):
         up = await server(launched, profile is not None)
         url = f"http://127.0.0.1:{port}"
@@ -261,8 +269,6 @@ async def run(
     result = {"upload": upload, "index": index, "fake_llm_latency_s": args.latency}
     if code is not None:
         result["code"] = str(code)
-    if profile is not None:
-        result["top_frames"] = top_frames(profile)
     result["load_average"] = [round(load, 2) for load in os.getloadavg()]
     return result
 
@@ -278,7 +284,10 @@ def run_one(args: argparse.Namespace, n: int, code: Path | None) -> dict[str, An
         (work / "nats").mkdir()
         (work / "redis").mkdir()
         with nats_server(work / "nats") as nats_url, redis_server(work / "redis") as redis_url:
-            return asyncio.run(run(args, work, nats_url, redis_url, code, profile))
+            result = asyncio.run(run(args, work, nats_url, redis_url, code, profile))
+    if profile is not None and profile.exists():
+        result["top_frames"] = top_frames(profile)
+    return result
 
 
 def main() -> None:
@@ -290,7 +299,10 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, default=None)
     args = parser.parse_args()
     codes: list[Path | None] = [code.resolve() for code in args.code] or [None]
-    results = [run_one(args, n, code) for n, code in enumerate(codes)]
+    results = []
+    for n, code in enumerate(codes):
+        results.append(run_one(args, n, code))
+        print(json.dumps(results[-1]), file=sys.stderr, flush=True)  # kept if a later one fails
     print(json.dumps(results[0] if len(results) == 1 else results, indent=2))
 
 
