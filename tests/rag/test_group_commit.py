@@ -62,6 +62,14 @@ async def test_a_full_batch_commits_before_the_window_ends() -> None:
     await group.close()
 
 
+async def test_a_batch_commits_once_every_writer_in_flight_waits() -> None:
+    group, _, _ = stores(window_s=30.0, batch=8)
+    group.writers = lambda: 2  # two inserts in flight: both waiting is everyone
+    await asyncio.wait_for(asyncio.gather(group.barrier(), group.insert_done()), 5)
+    assert group.commits == 1
+    await group.close()
+
+
 async def test_a_failed_data_flush_fails_the_batch_and_writes_no_status() -> None:
     group, log, (chunks, graph, _, status) = stores()
     graph.broken = True

@@ -14,7 +14,8 @@ site-packages):
 - the instance's ``_insert_done`` (the pipeline's "a document's data is complete,
   flush everything") waits for the next commit; so does :meth:`barrier`;
 - a commit starts ``window_s`` after the first request of its batch, or at once
-  when ``batch`` callers are waiting; it flushes the data storages first and
+  when everyone who could join it is waiting (``batch`` callers, or every insert
+  the tenant has in flight: waiting longer would only idle); it flushes the data storages first and
   doc-status LAST, so a status on disk never names data that is not.
 
 A document is PROCESSED in memory only after its ``_insert_done`` returned, so
@@ -45,9 +46,14 @@ Flush = Callable[[], Awaitable[None]]
 class GroupCommit:
     """Deferred, batched ``index_done_callback`` of a set of storages; doc-status last."""
 
-    def __init__(self, *, window_s: float = WINDOW_S, batch: int = 8) -> None:
+    def __init__(
+        self, *, window_s: float = WINDOW_S, batch: int = 8,
+        writers: Callable[[], int] | None = None,
+    ) -> None:  # fmt: skip
         self.window_s = window_s
         self.batch = max(1, batch)
+        #: How many writers could join a batch now (the tenant's inserts in flight).
+        self.writers = writers
         #: Commits run so far (tests, logs).
         self.commits = 0
         self._originals: dict[int, tuple[Any, Flush]] = {}
@@ -98,10 +104,14 @@ class GroupCommit:
             self._dirty[id(storage)] = storage
         done = self._schedule()
         self._waiting += 1
-        if self._waiting >= self.batch:
+        if self._waiting >= self._quorum():
             self._full.set()
         # Shielded: a cancelled waiter must not cancel the commit others wait for.
         await asyncio.shield(done)
+
+    def _quorum(self) -> int:
+        writers = self.batch if self.writers is None else self.writers()
+        return max(1, min(self.batch, writers))
 
     def _schedule(self) -> asyncio.Future[None]:
         if self._next is None:

@@ -78,6 +78,7 @@ class LightRagTenant:
         self.commits = commits
         if commits is not None:
             commits.attach(rag, _storages(rag))
+            commits.writers = lambda: self._writer.inserting
         vectors.install(rag.chunks_vdb)
         # Readers never wait for a writer (issue 9): vectors are embedded before a
         # commit takes its lock, and queries pass the storages' locks (decision 0503).
