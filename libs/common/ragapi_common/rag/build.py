@@ -110,7 +110,9 @@ async def build_tenant(
     else:
         await ensure_embedder(settings.tenants_dir / tenant_id, embedder.id, embedder.dim)
         rag = await _open(kwargs)
-        commits = GroupCommit(batch=settings.index_tenant_limit)
+        commits = GroupCommit(
+            window_s=settings.index_commit_window_s, batch=settings.index_tenant_limit
+        )
     # The storages a query embeds through (its question, its keywords).
     for storage in (rag.chunks_vdb, rag.entities_vdb, rag.relationships_vdb, rag.text_chunks):
         functions.queries_skip_the_queue(storage, kwargs["embedding_func"])

@@ -148,6 +148,7 @@ class GroupCommit:
                 done.set_result(None)
         finally:
             self.commits += 1
+            log.debug("group commit %d: %d storages", self.commits, len(dirty))
 
     async def _flush(self, storages: Iterable[Any]) -> None:
         """Data storages at once, then doc-status alone; the first failure raised."""
