@@ -171,18 +171,26 @@ def cpu_s(proc: psutil.Process) -> float:
     return float(sum(proc.cpu_times()[:2]))
 
 
-async def bench_index(client: httpx.AsyncClient, proc: psutil.Process, docs: int) -> dict[str, Any]:
+async def bench_index(
+    client: httpx.AsyncClient, proc: psutil.Process, docs: int, *, four: bool = True
+) -> dict[str, Any]:
     cpu = cpu_s(proc)
     alone = await index_batch(client, "solo", docs)
     cpu_alone, cpu = cpu_s(proc) - cpu, cpu_s(proc)
+    one = {
+        "docs": docs,
+        "one_tenant_seconds": round(alone, 1),
+        "one_tenant_docs_per_min": round(docs / alone * 60, 1),
+        "one_tenant_cpu_s_per_doc": round(cpu_alone / docs, 3),
+    }
+    if not four:
+        return one | {"rss_mb": round(proc.memory_info().rss / MB, 1)}
     started = time.perf_counter()
     await asyncio.gather(*(index_batch(client, f"many{n}", docs // 4) for n in range(4)))
     together = time.perf_counter() - started
     cpu_together = cpu_s(proc) - cpu
-    return {
-        "docs": docs,
-        "one_tenant_docs_per_min": round(docs / alone * 60, 1),
-        "one_tenant_cpu_s_per_doc": round(cpu_alone / docs, 3),
+    return one | {
+        "four_tenants_seconds": round(together, 1),
         "four_tenants_docs_per_min": round((docs // 4) * 4 / together * 60, 1),
         "four_tenants_cpu_s_per_doc": round(cpu_together / ((docs // 4) * 4), 3),
         "rss_mb": round(proc.memory_info().rss / MB, 1),
@@ -255,7 +263,7 @@ async def run(
     code: Path | None = None, profile: Path | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     fake_port, port = free_port(), free_port()
-    env = code_env(code)
+    env = code_env(code) | dict(item.split("=", 1) for item in args.server_env)
     fake_args = [sys.executable, "-m", "benchmarks.fake_llm", "--port", str(fake_port)]
     fake_args += ["--latency", str(args.latency), "--dim", str(EMBEDDING_DIM)]
     fake_url = f"http://127.0.0.1:{fake_port}/v1"
@@ -282,7 +290,7 @@ async def run(
         await wait_ready(url)
         async with httpx.AsyncClient(base_url=url, timeout=600) as client:
             upload = await bench_upload(client, up, args.size_mb * MB) if args.size_mb else None
-            index = await bench_index(client, up, args.docs)
+            index = await bench_index(client, up, args.docs, four=not args.one_tenant)
     result = {"upload": upload, "index": index, "fake_llm_latency_s": args.latency}
     if code is not None:
         result["code"] = str(code)
@@ -314,6 +322,8 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--code", type=Path, action="append", default=[])
     parser.add_argument("--profile", type=Path, default=None)
+    parser.add_argument("--server-env", action="append", default=[], metavar="RAGAPI_X=V")
+    parser.add_argument("--one-tenant", action="store_true", help="skip the four tenants")
     args = parser.parse_args()
     codes: list[Path | None] = [code.resolve() for code in args.code] or [None]
     results = []
