@@ -64,6 +64,7 @@ class GroupCommit:
         self._full = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._status_change: asyncio.Future[None] | None = None
 
     # --- wiring --------------------------------------------------------------------------
     def attach(self, rag: LightRAG, storages: Iterable[Any]) -> None:
@@ -87,8 +88,21 @@ class GroupCommit:
                 return
             self._dirty[id(storage)] = storage
             self._schedule()
+            if storage is self._last:
+                self._status_changed()
 
         return index_done_callback
+
+    def status_changes(self) -> asyncio.Future[None]:
+        """Resolved at the next doc-status change (doc-status asks for its flush after each)."""
+        if self._status_change is None:
+            self._status_change = asyncio.get_running_loop().create_future()
+        return self._status_change
+
+    def _status_changed(self) -> None:
+        change, self._status_change = self._status_change, None
+        if change is not None and not change.done():
+            change.set_result(None)
 
     async def insert_done(self, *_: Any, **__: Any) -> None:
         """LightRAG's ``_insert_done``: every storage flushed, doc-status last, then return."""

@@ -63,7 +63,7 @@ class LightRagTenant:
         # One writer per tenant: the instance's gate in-process (text inserts share it
         # through one LightRAG pipeline run, see :mod:`.writes`), ``index_lock`` across
         # replicas (postgres profile). Eviction (close) takes only the first.
-        self._writer = WriteGate(rag)
+        self._writer = WriteGate(rag, commits.status_changes if commits is not None else None)
         self._index_lock = index_lock or in_process()
         self._active = 0
         self._idle = asyncio.Event()
