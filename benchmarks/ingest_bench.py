@@ -163,7 +163,8 @@ async def index_batch(client: httpx.AsyncClient, name: str, count: int) -> float
         if task["status"] in ("succeeded", "failed", "partial"):
             assert task["status"] == "succeeded", task
             return time.perf_counter() - started
-        await asyncio.sleep(0.2)
+        # Each poll reads every document's record: every 0.2 s cost the server ~15% of its CPU.
+        await asyncio.sleep(0.5)
 
 
 def cpu_s(proc: psutil.Process) -> float:

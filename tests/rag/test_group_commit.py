@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -96,6 +97,26 @@ async def test_a_cancelled_waiter_does_not_cancel_the_commit() -> None:
     assert waiter.cancelled()
     assert log[-1] == "doc_status"
     await group.close()
+
+
+async def test_a_status_change_wakes_the_watchers_of_that_document_only() -> None:
+    log: list[str] = []
+    status = Storage("doc_status", log)
+    rows: dict[str, dict[str, str]] = {}
+
+    async def upsert(data: dict[str, dict[str, str]]) -> None:
+        rows.update(data)
+        await status.index_done_callback()
+
+    status.upsert = upsert  # type: ignore[attr-defined]
+    group = GroupCommit(window_s=30.0)
+    group.attach(SimpleNamespace(doc_status=status), [])  # type: ignore[arg-type]
+    mine, other = group.status_changes("doc-a"), group.status_changes("doc-b")
+    await status.upsert({"doc-a": {"status": "processed"}})  # type: ignore[attr-defined]
+    assert mine.done()
+    assert not other.done()
+    await group.close()
+    assert "upsert" not in vars(status)  # the storage's own again
 
 
 async def test_close_writes_what_is_pending_and_restores_the_storages() -> None:

@@ -64,13 +64,15 @@ class GroupCommit:
         self._full = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
-        self._status_change: asyncio.Future[None] | None = None
+        self._status_waiters: dict[str, asyncio.Future[None]] = {}
+        self._restore: list[Callable[[], object]] = []
 
     # --- wiring --------------------------------------------------------------------------
     def attach(self, rag: LightRAG, storages: Iterable[Any]) -> None:
         """Take over ``storages``' flushes and ``rag``'s ``_insert_done`` (this instance only)."""
         self.install([s for s in storages if s is not rag.doc_status], last=rag.doc_status)
         rag._insert_done = self.insert_done
+        self._watch_upserts(rag.doc_status)
 
     def install(self, storages: Iterable[Any], *, last: Any) -> None:
         """Defer the ``index_done_callback`` of ``storages`` and of ``last`` (doc-status)."""
@@ -88,21 +90,30 @@ class GroupCommit:
                 return
             self._dirty[id(storage)] = storage
             self._schedule()
-            if storage is self._last:
-                self._status_changed()
 
         return index_done_callback
 
-    def status_changes(self) -> asyncio.Future[None]:
-        """Resolved at the next doc-status change (doc-status asks for its flush after each)."""
-        if self._status_change is None:
-            self._status_change = asyncio.get_running_loop().create_future()
-        return self._status_change
+    def status_changes(self, doc_id: str) -> asyncio.Future[None]:
+        """Resolved at the next status change of ``doc_id``."""
+        waiter = self._status_waiters.get(doc_id)
+        if waiter is None or waiter.done():
+            waiter = self._status_waiters[doc_id] = asyncio.get_running_loop().create_future()
+        return waiter
 
-    def _status_changed(self) -> None:
-        change, self._status_change = self._status_change, None
-        if change is not None and not change.done():
-            change.set_result(None)
+    def _watch_upserts(self, doc_status: Any) -> None:
+        upsert = doc_status.upsert
+
+        async def upsert_and_tell(data: dict[str, dict[str, Any]]) -> None:
+            try:
+                await upsert(data)
+            finally:
+                for doc_id in data:
+                    waiter = self._status_waiters.pop(doc_id, None)
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(None)
+
+        doc_status.upsert = upsert_and_tell
+        self._restore.append(lambda: vars(doc_status).pop("upsert", None))
 
     async def insert_done(self, *_: Any, **__: Any) -> None:
         """LightRAG's ``_insert_done``: every storage flushed, doc-status last, then return."""
@@ -204,3 +215,5 @@ class GroupCommit:
             self._next = None
         for storage, original in self._originals.values():
             storage.index_done_callback = original
+        for restore in self._restore:
+            restore()

@@ -38,8 +38,8 @@ log = logging.getLogger(__name__)
 
 #: ``async with outer():`` — the tenant's cross-replica index lock (or nothing).
 OuterLock = Callable[[], AbstractAsyncContextManager[Any]]
-#: A future resolved at the next change of any document's status (see :mod:`.commits`).
-StatusChanges = Callable[[], "asyncio.Future[None]"]
+#: A future resolved at the next change of a document's status (see :mod:`.commits`).
+StatusChanges = Callable[[str], "asyncio.Future[None]"]
 
 #: Pipeline runs a document may outlast before its insert gives up (see :meth:`settle`).
 MAX_RUNS = 3
@@ -138,7 +138,7 @@ class WriteGate:
         delay = _POLL_FIRST_S
         while True:
             # Taken before the read: a change right after it still wakes this wait.
-            changed = self.status_changes() if self.status_changes is not None else None
+            changed = self.status_changes(doc_id) if self.status_changes is not None else None
             status = await self.rag.doc_status.get_by_id(doc_id)
             if not status or status.get("status") in _SETTLED:
                 return True
