@@ -161,12 +161,14 @@ class GroupCommit:
         self._full.clear()
         try:
             await self._flush(dirty.values())
-        except BaseException as error:
+        except asyncio.CancelledError:
+            if done is not None:
+                done.cancel()
+            raise
+        except Exception as error:
             if done is not None and not done.done():
                 done.set_exception(error)
                 done.exception()  # retrieved: a batch nobody waits for must not warn
-            if isinstance(error, asyncio.CancelledError):
-                raise
             log.error("group commit of %d storages failed: %s", len(dirty), error)
         else:
             if done is not None and not done.done():
