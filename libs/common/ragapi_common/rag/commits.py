@@ -72,6 +72,7 @@ class GroupCommit:
         """Take over ``storages``' flushes and ``rag``'s ``_insert_done`` (this instance only)."""
         self.install([s for s in storages if s is not rag.doc_status], last=rag.doc_status)
         rag._insert_done = self.insert_done
+        self._restore.append(lambda: vars(rag).pop("_insert_done", None))
         self._watch_upserts(rag.doc_status)
 
     def install(self, storages: Iterable[Any], *, last: Any) -> None:
@@ -219,3 +220,5 @@ class GroupCommit:
             storage.index_done_callback = original
         for restore in self._restore:
             restore()
+        # Nothing of the instance points here, or through here at its tenant, any more.
+        self._restore, self._originals, self.writers = [], {}, None
