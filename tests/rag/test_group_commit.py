@@ -55,6 +55,14 @@ async def test_a_batch_of_documents_is_flushed_once_doc_status_last() -> None:
     await group.close()
 
 
+async def test_a_status_barrier_writes_doc_status_and_what_asked_only() -> None:
+    group, log, (chunks, _, _, _) = stores()
+    await chunks.index_done_callback()  # asked for a flush (an enqueue's full_docs)
+    await group.barrier(data=False)
+    assert log == ["chunks", "doc_status"]
+    await group.close()
+
+
 async def test_a_full_batch_commits_before_the_window_ends() -> None:
     group, log, _ = stores(window_s=30.0, batch=3)
     await asyncio.wait_for(asyncio.gather(*(group.barrier() for _ in range(3))), 5)

@@ -121,13 +121,19 @@ class GroupCommit:
         await self.barrier()
 
     # --- commits -------------------------------------------------------------------------
-    async def barrier(self) -> None:
-        """Until a commit that starts after this call (every storage flushed) has ended."""
+    async def barrier(self, *, data: bool = True) -> None:
+        """Until a commit that starts after this call has ended.
+
+        It flushes every storage, or with ``data=False`` doc-status (and whatever
+        else asked for a flush): enough once a document's status is all that
+        changed since its ``_insert_done``, which is cheap (a small file).
+        """
         if self._closed:
             await self._flush_all()
             return
         for storage, _ in self._originals.values():
-            self._dirty[id(storage)] = storage
+            if data or storage is self._last:
+                self._dirty[id(storage)] = storage
         done = self._schedule()
         self._waiting += 1
         if self._waiting >= self._quorum():

@@ -197,8 +197,9 @@ class LightRagTenant:
                 raise Conflict(f"document {doc_id} duplicates an indexed document: {message}")
             raise RagapiError(f"indexing document {doc_id} failed: {message}")
         if self.commits is not None:
-            # Its status on disk before anyone is told it is processed (the job acked).
-            await self.commits.barrier()
+            # Its status on disk before anyone is told it is processed (the job acked);
+            # its data is there since its _insert_done.
+            await self.commits.barrier(data=False)
         entities = await self.rag.full_entities.get_by_id(doc_id) or {}
         relations = await self.rag.full_relations.get_by_id(doc_id) or {}
         return IndexReport(
