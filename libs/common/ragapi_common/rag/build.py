@@ -17,6 +17,7 @@ from ragapi_common.tenancy import Effective
 
 from . import functions, locks, multimodal
 from ._lightrag import STORAGES, LightRAG
+from .commits import GroupCommit
 from .marker import ensure_embedder
 from .tenant import Capabilities, LightRagTenant
 from .tokenizer import OfflineTokenizer
@@ -102,12 +103,16 @@ async def build_tenant(
     embedder = models.embedder_for(tenant_id, effective)
     kwargs = _lightrag_kwargs(settings, tenant_id, effective, models, embedder, tokenizer)
     index_lock = locks.in_process()
+    commits = None
     if settings.storage_profile == "postgres":
         index_lock = _redis_lock(settings, models, tenant_id)
         rag = await _open_postgres(settings, tenant_id, embedder, kwargs)
     else:
         await ensure_embedder(settings.tenants_dir / tenant_id, embedder.id, embedder.dim)
         rag = await _open(kwargs)
+        commits = GroupCommit(
+            window_s=settings.index_commit_window_s, batch=settings.index_tenant_limit
+        )
     # The storages a query embeds through (its question, its keywords).
     for storage in (rag.chunks_vdb, rag.entities_vdb, rag.relationships_vdb, rag.text_chunks):
         functions.queries_skip_the_queue(storage, kwargs["embedding_func"])
@@ -118,7 +123,7 @@ async def build_tenant(
         default_top_k=effective.top_k,
         vlm=effective.vlm.configured,
     )
-    return LightRagTenant(tenant_id, rag, capabilities, index_lock=index_lock)
+    return LightRagTenant(tenant_id, rag, capabilities, index_lock=index_lock, commits=commits)
 
 
 async def _open(kwargs: dict[str, Any]) -> LightRAG:

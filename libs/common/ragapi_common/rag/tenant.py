@@ -16,6 +16,7 @@ from ragapi_common.errors import Conflict, RagapiError
 from . import answer_cache, answers, content, embed_ahead, multimodal, readers, truncation, vectors
 from ._lightrag import DocStatus, LightRAG
 from .api import Answer, Graph, IndexReport, Question, Retrieval, StreamedAnswer
+from .commits import GroupCommit
 from .debounce import DebouncedFlush
 from .locks import IndexLock, in_process
 from .sources import source_of
@@ -52,6 +53,7 @@ class LightRagTenant:
         capabilities: Capabilities,
         *,
         index_lock: IndexLock | None = None,
+        commits: GroupCommit | None = None,
     ) -> None:
         self.tenant_id = tenant_id
         self.rag = rag
@@ -61,7 +63,7 @@ class LightRagTenant:
         # One writer per tenant: the instance's gate in-process (text inserts share it
         # through one LightRAG pipeline run, see :mod:`.writes`), ``index_lock`` across
         # replicas (postgres profile). Eviction (close) takes only the first.
-        self._writer = WriteGate(rag)
+        self._writer = WriteGate(rag, commits.status_changes if commits is not None else None)
         self._index_lock = index_lock or in_process()
         self._active = 0
         self._idle = asyncio.Event()
@@ -72,6 +74,11 @@ class LightRagTenant:
         self.cache_flush = DebouncedFlush(
             answer_cache.flush_with_trim(self.query_cache), CACHE_FLUSH_S
         )
+        # The local profile's JSON storages: one flush per batch of documents (decision 0303).
+        self.commits = commits
+        if commits is not None:
+            commits.attach(rag, _storages(rag))
+            commits.writers = lambda: self._writer.inserting
         vectors.install(rag.chunks_vdb)
         truncation.install()  # process-wide, idempotent: LightRAG's budgets, counted lazily
         truncation.install()  # process-wide, idempotent: LightRAG's budgets, counted lazily
@@ -191,6 +198,10 @@ class LightRagTenant:
             if "duplicate" in str(message).lower() or "duplicate" in str(status).lower():
                 raise Conflict(f"document {doc_id} duplicates an indexed document: {message}")
             raise RagapiError(f"indexing document {doc_id} failed: {message}")
+        if self.commits is not None:
+            # Its status on disk before anyone is told it is processed (the job acked);
+            # its data is there since its _insert_done.
+            await self.commits.barrier(data=False)
         entities = await self.rag.full_entities.get_by_id(doc_id) or {}
         relations = await self.rag.full_relations.get_by_id(doc_id) or {}
         return IndexReport(
@@ -256,6 +267,8 @@ class LightRagTenant:
         async with self._writer:
             await self._idle.wait()
             await self.cache_flush.close()
+            if self.commits is not None:
+                await self.commits.close()
             await self.rag.finalize_storages()
             await _stop_queues(self.rag)
 
@@ -264,6 +277,8 @@ class LightRagTenant:
         async with self._writer, self._index_lock():
             await self._idle.wait()
             await self.cache_flush.close(flush=False)
+            if self.commits is not None:
+                await self.commits.close(flush=False)
             for storage in _storages(self.rag):
                 result = await storage.drop()
                 if isinstance(result, dict) and result.get("status") == "error":

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 #: ``async with outer():`` — the tenant's cross-replica index lock (or nothing).
 OuterLock = Callable[[], AbstractAsyncContextManager[Any]]
+#: A future resolved at the next change of a document's status (see :mod:`.commits`).
+StatusChanges = Callable[[str], "asyncio.Future[None]"]
 
 #: Pipeline runs a document may outlast before its insert gives up (see :meth:`settle`).
 MAX_RUNS = 3
@@ -49,8 +51,10 @@ _SETTLED = (DocStatus.PROCESSED, DocStatus.FAILED)
 class WriteGate:
     """Shared inserts through one pipeline run, or one exclusive writer."""
 
-    def __init__(self, rag: LightRAG) -> None:
+    def __init__(self, rag: LightRAG, status_changes: StatusChanges | None = None) -> None:
         self.rag = rag
+        #: Wakes :meth:`settle` at once when a status changes; without it, polling only.
+        self.status_changes = status_changes
         self._changed = asyncio.Condition()
         self._shared = 0
         self._exclusive = False
@@ -133,8 +137,8 @@ class WriteGate:
         """True once the document is processed, failed or gone; False if ``run`` ended first."""
         delay = _POLL_FIRST_S
         while True:
-            # Waiting does not cancel the run: it belongs to every insert of the tenant.
-            await asyncio.wait({run}, timeout=delay)
+            # Taken before the read: a change right after it still wakes this wait.
+            changed = self.status_changes(doc_id) if self.status_changes is not None else None
             status = await self.rag.doc_status.get_by_id(doc_id)
             if not status or status.get("status") in _SETTLED:
                 return True
@@ -143,6 +147,8 @@ class WriteGate:
                     raise RagapiError(f"LightRAG's pipeline run ended before document {doc_id}")
                 run.result()  # the pipeline's own failure, if it raised
                 return False
+            # Waiting does not cancel the run: it belongs to every insert of the tenant.
+            await asyncio.wait({run} if changed is None else {run, changed}, timeout=delay)
             delay = min(delay * 2, _POLL_MAX_S)
 
     async def _run_ended(self) -> None:
