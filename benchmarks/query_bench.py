@@ -220,7 +220,7 @@ async def one_stack(work: Path, url: str, provider: psutil.Process, docs: list[c
                     workers: int) -> dict[str, Any]:  # fmt: skip
     """One ``ragapi up --workers N``: the corpus in, then the query phase."""
     result: dict[str, Any] = {}
-    argv = ("--workers", str(workers))
+    argv = ("--workers", str(workers)) if workers > 1 else ()  # older trees lack the flag
     async with ragapi(work, url, embeddings=not args.local_embedder, extra_env=env,
                       args=argv) as stack:  # fmt: skip
         result["rss_at_start"] = memory(stack.proc)
