@@ -29,6 +29,17 @@ def cli_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
+def serve_env(nats_url: str, redis_url: str, data_dir: Path) -> dict[str, str]:
+    """What ``ragapi serve`` needs: the shared servers, credentials, a data dir."""
+    return cli_env(
+        RAGAPI_NATS_URL=nats_url,
+        RAGAPI_REDIS_URL=redis_url,
+        RAGAPI_ADMIN_TOKEN="serve-admin",
+        RAGAPI_SECRET_KEY="serve-secret",
+        RAGAPI_DATA_DIR=str(data_dir),
+    )
+
+
 @dataclass
 class UpProcess:
     data_dir: Path

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cli.stack import UpProcess, cli_env, run_cli
+from tests.cli.stack import UpProcess, run_cli, serve_env
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow
@@ -124,13 +124,7 @@ async def test_serve_runs_one_service_until_sigterm(
     nats_url: str, redis_url: str, tmp_path: Path
 ) -> None:
     port = free_port()
-    env = cli_env(
-        RAGAPI_NATS_URL=nats_url,
-        RAGAPI_REDIS_URL=redis_url,
-        RAGAPI_ADMIN_TOKEN="serve-admin",
-        RAGAPI_SECRET_KEY="serve-secret",
-        RAGAPI_DATA_DIR=str(tmp_path),
-    )
+    env = serve_env(nats_url, redis_url, tmp_path)
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "ragapi_cli", "serve", "tenants", "--port", str(port),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, env=env,

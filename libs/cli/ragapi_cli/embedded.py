@@ -57,7 +57,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def _die_with_parent() -> Callable[[], object] | None:
+def die_with_parent() -> Callable[[], object] | None:
     """A pre-exec hook asking the kernel to SIGTERM the child when its parent dies.
 
     Linux only; looked up before the fork so the child only makes one system call.
@@ -67,6 +67,24 @@ def _die_with_parent() -> Callable[[], object] | None:
     except (OSError, AttributeError):
         return None
     return functools.partial(prctl, _PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+async def terminate(
+    process: asyncio.subprocess.Process, name: str, grace: float, sig: int = signal.SIGTERM
+) -> None:
+    """``sig``, then SIGKILL after ``grace`` seconds; returns once the process is reaped."""
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(sig)
+    try:
+        await asyncio.wait_for(process.wait(), grace)
+    except TimeoutError:
+        log.warning("%s did not stop in %.0f s; killing it", name, grace)
+    finally:
+        # Also when this wait is cancelled (a second Ctrl-C): never leave it running.
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+    await process.wait()
 
 
 @dataclass
@@ -104,7 +122,7 @@ class ChildServer:
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=stderr,
                 start_new_session=True,
-                preexec_fn=_die_with_parent(),
+                preexec_fn=die_with_parent(),
                 user=self.user,
             )
         finally:
@@ -121,18 +139,7 @@ class ChildServer:
         process = self.process
         if process is None or process.returncode is not None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(self.stop_signal)
-        try:
-            await asyncio.wait_for(process.wait(), grace)
-        except TimeoutError:
-            log.warning("%s did not stop in %.0f s; killing it", self.name, grace)
-        finally:
-            # Also when this wait is cancelled (a second Ctrl-C): never leave it running.
-            if process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-        await process.wait()
+        await terminate(process, self.name, grace, self.stop_signal)
         log.info("%s stopped", self.name, extra={"returncode": process.returncode})
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from prometheus_client import Gauge
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ragapi_cli.embedded import EmbeddedServerError, _die_with_parent
+from ragapi_cli.embedded import EmbeddedServerError, die_with_parent, terminate
 from ragapi_cli.supervisor import restart_counter, supervised
 from ragapi_common.metrics import Metrics
 
@@ -89,7 +89,7 @@ class Worker:
             *self.argv, pass_fds=(self.fd,), env=self.env,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             start_new_session=True,  # a Ctrl-C reaches the parent only, which stops it
-            preexec_fn=_die_with_parent(),
+            preexec_fn=die_with_parent(),
         )  # fmt: skip
         try:
             await asyncio.wait_for(self._ready(self.process), wait_s)
@@ -117,17 +117,7 @@ class Worker:
         """SIGTERM, then SIGKILL after ``grace`` seconds; returns once it is reaped."""
         process = self.process
         if process is not None and process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), grace)
-            except TimeoutError:
-                log.warning("%s did not stop in %.0f s; killing it", self.name, grace)
-            finally:
-                if process.returncode is None:
-                    with contextlib.suppress(ProcessLookupError):
-                        process.kill()
-            await process.wait()
+            await terminate(process, self.name, grace)
         if self._stdout is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._stdout
