@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -101,6 +102,8 @@ async def build_tenant(
         raise RagapiError(f"storage profile {settings.storage_profile!r} is not available")
     embedder = models.embedder_for(tenant_id, effective)
     kwargs = _lightrag_kwargs(settings, tenant_id, effective, models, embedder, tokenizer)
+    if settings.vector_store == "qdrant":
+        kwargs["vector_storage"] = await _qdrant_storage(settings)
     index_lock = locks.in_process()
     if settings.storage_profile == "postgres":
         index_lock = _redis_lock(settings, models, tenant_id)
@@ -146,6 +149,14 @@ async def _open_postgres(
         return await _open(kwargs)
 
 
+async def _qdrant_storage(settings: CommonSettings) -> str:
+    """Vectors in Qdrant (docs/decisions/0601): its storage's name, the client configured."""
+    # qdrant_client's first import (~0.3 s, grpc and pydantic models) stays off the loop.
+    storage = await asyncio.to_thread(importlib.import_module, f"{__package__}.qdrant_storage")
+    storage.qdrant.configure(storage.qdrant.config_of(settings))
+    return str(storage.NAME)
+
+
 def _redis_lock(settings: CommonSettings, models: Models, tenant_id: str) -> locks.IndexLock:
     if models.redis is None:
         raise RagapiError("the postgres storage profile needs Redis for its index locks")
@@ -158,8 +169,14 @@ async def drop_stored(settings: CommonSettings, models: Models, tenant_id: str) 
     ``postgres``: the tenant's rows in every LightRAG table (every embedder's
     vector tables) and its embedder record, under its index lock, whether or
     not this process has the tenant loaded. ``local``: nothing (the caller
-    removes the tenant's directory).
+    removes the tenant's directory). Qdrant vectors: the tenant's points in every
+    ragapi collection (every dimension it used).
     """
+    if settings.vector_store == "qdrant":
+        await _qdrant_storage(settings)
+        from . import qdrant
+
+        await qdrant.delete_tenant(tenant_id)
     if settings.storage_profile != "postgres":
         return
     from . import postgres
@@ -171,6 +188,10 @@ async def drop_stored(settings: CommonSettings, models: Models, tenant_id: str) 
 
 async def close_stored(settings: CommonSettings) -> None:
     """Let the profile's process-wide resources go (the registry closes): the PG pool."""
+    if settings.vector_store == "qdrant":
+        from . import qdrant
+
+        await qdrant.close()
     if settings.storage_profile == "postgres":
         from . import postgres
 
