@@ -31,7 +31,7 @@ async def _embed(texts: list[str], **_: Any) -> np.ndarray:
     out = np.zeros((len(texts), DIM), dtype=np.float32)
     for row, text in enumerate(texts):
         for word in text.lower().split():
-            out[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % DIM] += 1.0
+            out[row, int(hashlib.sha256(word.encode()).hexdigest(), 16) % DIM] += 1.0
     return out
 
 
