@@ -231,3 +231,13 @@ async def delete_tenant(tenant: str, name: str | None = None) -> None:
     for each in names:
         if each.startswith(PREFIX):
             await db.delete(each, points_selector=selector, wait=True)
+
+
+async def count(tenant: str) -> dict[str, int]:
+    """How many points ``tenant`` has per ragapi collection (operations, tests)."""
+    db = client()
+    names = [c.name for c in (await db.get_collections()).collections if c.name.startswith(PREFIX)]
+    counted = {}
+    for name in names:
+        counted[name] = (await db.count(name, count_filter=_tenant(tenant), exact=True)).count
+    return counted
