@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from ragapi_common.errors import DependencyUnavailable
 from ragapi_common.rag import qdrant
 from ragapi_common.rag._lightrag import EmbeddingFunc, compute_mdhash_id, shared_storage
 from ragapi_common.rag.qdrant_storage import RagapiQdrantStorage
@@ -221,3 +222,20 @@ async def test_qdrant_storage_never_blocks_the_loop(tmp_path: Path) -> None:
         await storage.drop()
         await qdrant.close()
     assert not slow.reports, "the event loop was blocked:\n" + "\n".join(slow.reports)
+
+
+@pytest.mark.parametrize("grpc", [False, True])
+async def test_an_unreachable_qdrant_answers_503_and_the_client_opens_without_io(
+    grpc: bool,
+) -> None:
+    # A closed port: opening the client must not call the server (qdrant-client's version
+    # check is a blocking GET in its constructor; it would also warn, an error here).
+    qdrant.configure(qdrant.Config(url="http://127.0.0.1:9", timeout_s=1, prefer_grpc=grpc))
+    try:
+        qdrant.client()
+        with pytest.raises(DependencyUnavailable):
+            await qdrant.ensure_collection(qdrant.collection("chunks", 4), 4)
+        with pytest.raises(DependencyUnavailable):
+            await qdrant.search(qdrant.collection("chunks", 4), "t", [1.0] * 4, 5, 0.0)
+    finally:
+        await qdrant.close()

@@ -19,15 +19,18 @@ the event loop's thread; ``path:`` also writes files there).
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
+import grpc
 from qdrant_client import AsyncQdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException
 
-from ragapi_common.errors import RagapiError
+from ragapi_common.errors import DependencyUnavailable, RagapiError
 from ragapi_common.settings import CommonSettings
 
 #: The payload field every point carries: the LightRAG workspace, ragapi's tenant id.
@@ -56,6 +59,28 @@ class Hit:
     payload: dict[str, Any]
     score: float
     vector: list[float] | None = None
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+_DOWN = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+def _outage(call: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """A server that cannot be reached (or times out) answers 503 ``dependency_unavailable``."""
+
+    @functools.wraps(call)
+    async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await call(*args, **kwargs)
+        except grpc.RpcError as error:
+            if not isinstance(error, grpc.aio.AioRpcError) or error.code() not in _DOWN:
+                raise
+            raise DependencyUnavailable(f"Qdrant is unavailable: {error.code()}") from error
+        except (ResponseHandlingException, OSError, TimeoutError) as error:
+            raise DependencyUnavailable(f"Qdrant is unavailable: {error}") from error
+
+    return guarded
 
 
 def config_of(settings: CommonSettings) -> Config:
@@ -98,6 +123,9 @@ def _open(config: Config) -> AsyncQdrantClient:
         return AsyncQdrantClient(path=config.url.removeprefix("path:"))
     return AsyncQdrantClient(
         url=config.url,
+        # The compatibility check is a blocking httpx.get in the constructor: off the loop's
+        # path entirely (the server's version is an operations concern, see docs/operations.md).
+        check_compatibility=False,
         api_key=config.api_key or None,
         timeout=math.ceil(config.timeout_s),
         prefer_grpc=config.prefer_grpc,
@@ -123,6 +151,7 @@ def collection(namespace: str, dim: int) -> str:
     return f"{PREFIX}{namespace}_{dim}"
 
 
+@_outage
 async def ensure_collection(name: str, dim: int, keywords: Sequence[str] = ()) -> None:
     """Create ``name`` (cosine, ``dim``) with its tenant index, once per process."""
     if name in _ready:
@@ -164,6 +193,7 @@ def _tenant(tenant: str, *more: models.Condition) -> models.Filter:
     return models.Filter(must=[match, *more])
 
 
+@_outage
 async def upsert(name: str, points: Sequence[Point], batch: int = 256) -> None:
     db = client()
     for start in range(0, len(points), batch):
@@ -174,6 +204,7 @@ async def upsert(name: str, points: Sequence[Point], batch: int = 256) -> None:
         await db.upsert(name, points=structs, wait=True)
 
 
+@_outage
 async def search(
     name: str, tenant: str, vector: Sequence[float], limit: int, threshold: float
 ) -> list[Hit]:
@@ -188,6 +219,7 @@ async def search(
     return [Hit(dict(p.payload or {}), p.score) for p in response.points]
 
 
+@_outage
 async def fetch(name: str, tenant: str, ids: Sequence[str], vectors: bool = False) -> list[Hit]:
     """The points of ``ids`` (point ids) that exist and belong to ``tenant``."""
     if not ids:
@@ -206,6 +238,7 @@ def _plain(vector: Any) -> list[float]:
     return [float(x) for x in vector]
 
 
+@_outage
 async def delete_ids(name: str, ids: Sequence[str], batch: int = 1024) -> None:
     db = client()
     for start in range(0, len(ids), batch):
@@ -213,6 +246,7 @@ async def delete_ids(name: str, ids: Sequence[str], batch: int = 1024) -> None:
         await db.delete(name, points_selector=models.PointIdsList(points=chunk), wait=True)
 
 
+@_outage
 async def delete_matching(name: str, tenant: str, any_of: Mapping[str, str]) -> None:
     """Delete ``tenant``'s points where any of the payload fields has its value."""
     should: list[models.Condition] = [
@@ -223,6 +257,7 @@ async def delete_matching(name: str, tenant: str, any_of: Mapping[str, str]) -> 
     await client().delete(name, points_selector=selector, wait=True)
 
 
+@_outage
 async def delete_tenant(tenant: str, name: str | None = None) -> None:
     """Every point of ``tenant`` in ``name``, or in every ragapi collection (any dimension)."""
     db = client()
@@ -233,6 +268,7 @@ async def delete_tenant(tenant: str, name: str | None = None) -> None:
             await db.delete(each, points_selector=selector, wait=True)
 
 
+@_outage
 async def count(tenant: str) -> dict[str, int]:
     """How many points ``tenant`` has per ragapi collection (operations, tests)."""
     db = client()
