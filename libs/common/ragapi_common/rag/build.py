@@ -142,7 +142,9 @@ async def _open_postgres(
 ) -> LightRAG:
     from . import postgres  # asyncpg and LightRAG's PG module: only where the profile runs
 
-    postgres.configure(settings.postgres_dsn, settings.postgres_max_connections)
+    postgres.configure(
+        settings.postgres_dsn, settings.postgres_max_connections, kwargs["vector_storage"]
+    )
     kwargs["embedding_func"] = postgres.table_safe(kwargs["embedding_func"])
     async with postgres.pool_reference() as db:
         await postgres.ensure_embedder(db, tenant_id, embedder.id, embedder.dim)
@@ -172,8 +174,9 @@ async def drop_stored(settings: CommonSettings, models: Models, tenant_id: str) 
     removes the tenant's directory). Qdrant vectors: the tenant's points in every
     ragapi collection (every dimension it used).
     """
+    vectors = STORAGES["postgres"]["vector_storage"]
     if settings.vector_store == "qdrant":
-        await _qdrant_storage(settings)
+        vectors = await _qdrant_storage(settings)
         from . import qdrant
 
         await qdrant.delete_tenant(tenant_id)
@@ -181,7 +184,7 @@ async def drop_stored(settings: CommonSettings, models: Models, tenant_id: str) 
         return
     from . import postgres
 
-    postgres.configure(settings.postgres_dsn, settings.postgres_max_connections)
+    postgres.configure(settings.postgres_dsn, settings.postgres_max_connections, vectors)
     async with _redis_lock(settings, models, tenant_id)():
         await postgres.drop_workspace(tenant_id)
 
