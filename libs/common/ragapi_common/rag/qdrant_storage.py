@@ -143,9 +143,10 @@ class RagapiQdrantStorage(BaseVectorStorage):  # type: ignore[misc]
         found = await self.get_by_ids([id])
         return found[0] if found else None
 
-    async def get_by_ids(self, ids: list[str]) -> list[dict[str, Any]]:
+    async def get_by_ids(self, ids: list[str]) -> list[dict[str, Any] | None]:
+        """One entry per id, ``None`` where there is none (LightRAG's stores zip them)."""
         stored = await self._stored(ids, vectors=False)
-        return [record for record, _ in stored.values()]
+        return [stored[key][0] if key in stored else None for key in ids]
 
     async def get_vectors_by_ids(self, ids: list[str]) -> dict[str, list[float]]:
         todo = [self._pending_vector_docs[k] for k in ids if k in self._pending_vector_docs]
