@@ -130,6 +130,8 @@ class RagapiQdrantStorage(BaseVectorStorage):  # type: ignore[misc]
     async def query(
         self, query: str, top_k: int, query_embedding: list[float] | None = None
     ) -> list[dict[str, Any]]:
+        if top_k < 1:
+            return []
         if query_embedding is None:
             embedded = await self.embedding_func([query], context="query")
             query_embedding = _floats(embedded[0])
