@@ -2,10 +2,12 @@
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
+# make run WORKERS=2: N processes on the port, storage in PostgreSQL (decision 0013).
+WORKERS ?= 1
 STAMP   := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-huge check fmt bench bench-compare clean
+.PHONY: help install run test test-huge fuzz check fmt bench bench-compare clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -18,14 +20,17 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install -q -c requirements.lock -e '.[all,dev]'
 	@touch $(STAMP)
 
-run: install ## run the whole stack on one port (ragapi up)
-	$(BIN)/ragapi up
+run: install ## run the whole stack on one port (ragapi up; WORKERS=2 for two processes)
+	$(BIN)/ragapi up --workers $(WORKERS)
 
 test: install ## run the test suite against real NATS, Redis and PostgreSQL
 	$(BIN)/pytest -q -m "not huge" -n 4 --dist loadfile --durations=15
 
 test-huge: install ## the 60 and 100 MB end-to-end uploads (about 10 minutes)
 	$(BIN)/pytest -q -m huge
+
+fuzz: install ## schemathesis over every API, 500 examples per operation (make test runs 15)
+	RAGAPI_FUZZ_EXAMPLES=500 $(BIN)/pytest -q tests/fuzz
 
 check: install ## ruff format --check, ruff lint, mypy --strict
 	$(BIN)/ruff format --check . && $(BIN)/ruff check . && $(BIN)/mypy

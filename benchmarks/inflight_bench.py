@@ -70,19 +70,27 @@ async def peak_rss(proc: psutil.Process, stop: asyncio.Event) -> float:
 
 
 async def one(session: aiohttp.ClientSession, stack: Ragapi, head: dict[str, str],
-              question: str, mode: str) -> tuple[int, float, str | None]:  # fmt: skip
+              question: str, mode: str) -> tuple[int, float, str | None, str]:  # fmt: skip
+    """One query: status, seconds, Retry-After, and for a non-200 the error's message."""
     started = time.perf_counter()
     body = {"query": question, "mode": mode}
     try:
         async with session.post(stack.base + "/v1/query", json=body, headers=head) as response:
-            await response.read()
-            return (
-                response.status,
-                time.perf_counter() - started,
-                response.headers.get("retry-after"),
-            )
+            body_bytes = await response.read()
+            took = time.perf_counter() - started
+            reason = "" if response.status == 200 else _message(body_bytes)
+            return response.status, took, response.headers.get("retry-after"), reason
     except (aiohttp.ClientError, TimeoutError) as error:
-        return -1, time.perf_counter() - started, type(error).__name__
+        return -1, time.perf_counter() - started, None, type(error).__name__
+
+
+def _message(body: bytes) -> str:
+    """The contract's error message, digits masked so like refusals count together."""
+    try:
+        message = str(json.loads(body)["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        message = body[:80].decode(errors="replace")
+    return "".join("N" if c.isdigit() else c for c in message)[:100]
 
 
 def _ms(values: list[float], q: float) -> float | None:
@@ -103,19 +111,20 @@ async def burst(stack: Ragapi, heads: list[dict[str, str]], n: int, mode: str,
         )
         wall = time.perf_counter() - started
     stop.set()
-    answered = [t for status, t, _ in results if status == 200]
-    refused = [t for status, t, _ in results if status in (429, 503)]
+    answered = [t for status, t, _, _ in results if status == 200]
+    refused = [t for status, t, _, _ in results if status in (429, 503)]
     return {
         "sent": n,
         "wall_s": round(wall, 1),
-        "status": dict(Counter(str(status) for status, _, _ in results)),
+        "status": dict(Counter(str(status) for status, _, _, _ in results)),
         "refusals_without_retry_after": sum(
-            1 for status, _, ra in results if status in (429, 503) and not ra
+            1 for status, _, ra, _ in results if status in (429, 503) and not ra
         ),
+        "reasons": dict(Counter(reason for status, _, _, reason in results if status != 200)),
         "answered_p50_ms": _ms(answered, 50),
         "answered_p99_ms": _ms(answered, 99),
         "refused_p50_ms": _ms(refused, 50),
-        "refused_max_ms": _ms(refused, 100),
+        "refused_max_ms": round(max(refused) * 1000, 1) if refused else None,
         "loop_lag_p99_s": lag_p99(before, await lag_buckets(stack)),
         "peak_rss_mb": round(await sampler, 1),
         "load_1m": load_average()[0],

@@ -10,9 +10,16 @@ so LightRAG's LLM cache never answers for the LLM.
 
     python -m benchmarks.query_bench [--latency 0.2] [--duration 20] [--modes naive,mix]
     python -m benchmarks.query_bench --modes mix --open-rates 10,20,40   # open loop
+    python -m benchmarks.query_bench --workers 1,2 --modes naive --docs 100 --duration 10
 
-CPU per query: ``server`` is ragapi's Python processes (user + system),
-``server_tree`` adds its embedded NATS and Redis (what a box running
+``--workers 1,2``: one ``ragapi up --workers N`` per count, one after the other
+in the same run (same corpus, same provider). With more than one count (or
+any count above 1) every run uses the ``postgres`` storage profile (ragapi's
+embedded PostgreSQL), so the runs differ only in their worker count;
+``--workers 1`` alone keeps the default ``local`` profile.
+
+CPU per query: ``server`` is ragapi's Python processes (user + system; every
+worker), ``server_tree`` adds its embedded NATS, Redis and PostgreSQL (what a box running
 ``ragapi up`` pays), ``provider`` and ``client`` are the fake LLM and this
 load generator, which share the machine.
 """
@@ -178,22 +185,49 @@ async def query_phase(stack: Ragapi, head: dict[str, str], provider: psutil.Proc
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    work = Path(tempfile.mkdtemp(prefix="query-bench-"))
+    work = await asyncio.to_thread(_work_dir)
     docs, questions = workload(args.corpus, args.docs)
     result: dict[str, Any] = {"load_1m_at_start": load_average()[0]}
     result["graph_estimate"] = graph_estimate(docs)
+    shared = len(args.workers) > 1 or max(args.workers) > 1
     try:
         with fake_provider(work, args.latency, args.embedding_latency) as (url, provider):
-            async with ragapi(work, url, embeddings=not args.local_embedder) as stack:
-                result["rss_at_start"] = memory(stack.proc)
-                head = await stack.create_tenant("bench")
-                result["ingest"] = await ingest_phase(stack, head, docs)
-                if not args.ingest_only:
-                    result |= await query_phase(stack, head, provider, docs, questions, args)
+            runs = []
+            for count in args.workers:
+                run_dir = work / f"workers-{count}"
+                await asyncio.to_thread(run_dir.mkdir)
+                env = {"RAGAPI_STORAGE_PROFILE": "postgres"} if shared else {}
+                one = {"workers": count, "storage_profile": env.get("RAGAPI_STORAGE_PROFILE",
+                       "local"), "load_1m_at_start": load_average()[0]}  # fmt: skip
+                one |= await one_stack(run_dir, url, provider, docs, questions, args, env, count)
+                runs.append(one)
+            result |= runs[0] if len(runs) == 1 else {"runs": runs}
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     result["load_1m_at_end"] = load_average()[0]
+    return result
+
+
+def _work_dir() -> Path:
+    work = Path(tempfile.mkdtemp(prefix="query-bench-"))
+    work.chmod(0o711)  # ragapi's embedded PostgreSQL runs as its own user under root
+    return work
+
+
+async def one_stack(work: Path, url: str, provider: psutil.Process, docs: list[corpus.Document],
+                    questions: Iterator[str], args: argparse.Namespace, env: dict[str, str],
+                    workers: int) -> dict[str, Any]:  # fmt: skip
+    """One ``ragapi up --workers N``: the corpus in, then the query phase."""
+    result: dict[str, Any] = {}
+    argv = ("--workers", str(workers))
+    async with ragapi(work, url, embeddings=not args.local_embedder, extra_env=env,
+                      args=argv) as stack:  # fmt: skip
+        result["rss_at_start"] = memory(stack.proc)
+        head = await stack.create_tenant("bench")
+        result["ingest"] = await ingest_phase(stack, head, docs)
+        if not args.ingest_only:
+            result |= await query_phase(stack, head, provider, docs, questions, args)
     return result
 
 
@@ -215,6 +249,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--local-embedder", action="store_true", help="bundled, not HTTP")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     parser.add_argument("--ingest-only", action="store_true", help="stop after the corpus is in")
+    parser.add_argument("--workers", type=ints, default=[1], help="ragapi up --workers, each")
     return parser.parse_args(argv)
 
 
@@ -223,20 +258,29 @@ def main() -> None:
     result = asyncio.run(run(args))
     result["args"] = vars(args)
     print(json.dumps(result, indent=2))
-    for cell in result.get("cells", []):
-        level = f"x{cell['clients']}" if cell["loop"] == "closed" else f"@{cell['rate']}/s"
-        print(
-            f"{cell['mode']:>7} {level:<8} {cell['qps']:>7.1f} QPS  p50 {cell['p50_ms']:>7.1f}  "
-            f"p95 {cell['p95_ms']:>7.1f}  p99 {cell['p99_ms']:>7.1f} ms  "
-            f"cpu {cell['server_cpu_ms_per_query'] or 0:>6.2f} (+nats/redis "
-            f"{cell['server_tree_cpu_ms_per_query'] or 0:>6.2f}) ms/q  errors {cell['errors']}"
-            f"  dropped {cell['dropped']}"
-        )
-    for when, mb in result.get("memory", {}).items():
-        print(
-            f"RSS {when.replace('_', ' ')} ({args.tenants}): main {mb['main_mb']} MB, "
-            f"with Python children {mb['tree_mb']} MB, NATS + Redis {mb['other_children_mb']} MB"
-        )
+    for one in result.get("runs", [result]):
+        label = f"workers={one.get('workers', 1)} ({one.get('storage_profile', 'local')})"
+        print(label)
+        for cell in one.get("cells", []):
+            print(_cell_line(cell))
+        for when, mb in one.get("memory", {}).items():
+            print(
+                f"RSS {when.replace('_', ' ')} ({args.tenants}): main {mb['main_mb']} MB, "
+                f"with Python children {mb['tree_mb']} MB, NATS + Redis (+ PostgreSQL) "
+                f"{mb['other_children_mb']}"
+                " MB"
+            )
+
+
+def _cell_line(cell: dict[str, Any]) -> str:
+    level = f"x{cell['clients']}" if cell["loop"] == "closed" else f"@{cell['rate']}/s"
+    return (
+        f"{cell['mode']:>7} {level:<8} {cell['qps']:>7.1f} QPS  p50 {cell['p50_ms']:>7.1f}  "
+        f"p95 {cell['p95_ms']:>7.1f}  p99 {cell['p99_ms']:>7.1f} ms  "
+        f"cpu {cell['server_cpu_ms_per_query'] or 0:>6.2f} (+nats/redis/pg "
+        f"{cell['server_tree_cpu_ms_per_query'] or 0:>6.2f}) ms/q  errors {cell['errors']}"
+        f"  dropped {cell['dropped']}"
+    )
 
 
 if __name__ == "__main__":

@@ -150,12 +150,17 @@ class Ragapi:
 
 @contextlib.asynccontextmanager
 async def ragapi(
-    work: Path, provider: str, embeddings: bool = True, extra_env: dict[str, str] | None = None
+    work: Path,
+    provider: str,
+    embeddings: bool = True,
+    extra_env: dict[str, str] | None = None,
+    args: Sequence[str] = (),
 ) -> AsyncIterator[Ragapi]:
-    """``ragapi up`` on a free port with a fresh data dir under ``work`` (``extra_env`` on top)."""
+    """``ragapi up ARGS`` on a free port with a fresh data dir under ``work`` (``extra_env`` on
+    top)."""
     port = free_port()
     exe = shutil.which("ragapi", path=str(Path(sys.executable).parent)) or "ragapi"
-    cmd = [exe, "up", "--port", str(port), "--data-dir", str(work / "ragapi-data")]
+    cmd = [exe, "up", "--port", str(port), "--data-dir", str(work / "ragapi-data"), *args]
     base = f"http://127.0.0.1:{port}"
     env = ragapi_env(provider, embeddings) | (extra_env or {})
     with process(cmd, env, work / "ragapi.log") as proc:

@@ -36,6 +36,7 @@ class UpProcess:
     process: asyncio.subprocess.Process | None = None
     banner: dict[str, str] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
+    args: tuple[str, ...] = ()  # more of ``ragapi up``'s options (``--workers 2``)
 
     @property
     def url(self) -> str:
@@ -47,7 +48,7 @@ class UpProcess:
         try:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "ragapi_cli", "up", "--port", str(self.port),
-                "--data-dir", str(self.data_dir),
+                "--data-dir", str(self.data_dir), *self.args,
                 stdout=asyncio.subprocess.PIPE, stderr=log, env=cli_env(),
             )  # fmt: skip
         finally:

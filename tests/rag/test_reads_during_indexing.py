@@ -30,6 +30,7 @@ from ragapi_common.settings import CommonSettings
 from tests.rag.conftest import TenantFor
 from tests.rag.corpus import FALCON
 from tests.support.fake_provider import EMBEDDINGS, FakeProvider
+from tests.support.slowness import slowness
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,10 @@ async def _index_while_querying(tenant: Any, text: str, modes: tuple[QueryMode, 
     assert indexing_s > 20, "the document must take tens of seconds to index"
     for mode in modes:
         assert len(latencies[mode]) >= 5, (mode, latencies)
-        assert max(latencies[mode]) < QUERY_BOUND_S, (mode, latencies[mode])
+        # Before the fix the worst query waited 10-35 s for the commit: scaled by the
+        # machine's load, the bound still catches that and spares a box that is only busy.
+        bound = QUERY_BOUND_S * slowness()
+        assert max(latencies[mode]) < bound, (mode, bound, latencies[mode])
     return report
 
 

@@ -63,3 +63,25 @@ def test_one_shared_instance_survives_lightrags_deep_copies() -> None:
     tokenizer = CachedTokenizer()
     assert copy.deepcopy(tokenizer) is tokenizer
     assert tokenizer.decode(tokenizer.encode("héllo 世界")) == "héllo 世界"
+
+
+def test_counts_equal_encodings_and_records_are_memoised_one_by_one() -> None:
+    encoding = tiktoken.get_encoding(ENCODING)
+    cached = CachedTokenizer(max_entries=64)
+    rng = random.Random(11)
+    records = [json.dumps({"entity": _random_text(rng, 30)}, ensure_ascii=False) for _ in range(8)]
+    for _ in range(50):
+        text = "\n".join(rng.sample(records, rng.randint(1, 8)))
+        expected = encoding.encode(text, disallowed_special=())
+        assert cached.encode(text) == expected
+        assert cached.count(text) == len(expected)
+    # Small lists of records are memoised per record (with and without its newline),
+    # whatever selection of them was asked for.
+    assert cached.cache_info().currsize <= 2 * len(records)
+    for _ in range(500):  # the memo stays within its bound
+        cached.count(_random_text(rng, 40))
+    assert cached.cache_info().currsize == cached.cache_info().maxsize == 64
+
+
+def test_the_default_memo_holds_a_large_tenants_records() -> None:
+    assert CachedTokenizer().cache_info().maxsize == 8192

@@ -5,8 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_info
 
-from ragapi_common.rag.vectors import VectorCache
+from ragapi_common.rag.vectors import (
+    LIGHTRAG_COSINE,
+    VectorCache,
+    cosine_similarity,
+    install,
+    normed,
+)
 
 
 class Store:
@@ -45,3 +52,22 @@ async def test_the_least_recently_used_vectors_are_dropped_past_the_bound() -> N
     store.asked.clear()
     await cache(["c1", "c2", "c3"])
     assert store.asked == [["c2"]]
+
+
+def test_cosines_from_kept_norms_equal_lightrags() -> None:
+    rng = np.random.default_rng(5)
+    query = np.stack([rng.standard_normal(384, dtype=np.float32) for _ in range(2)])[0]
+    for _ in range(200):
+        values = rng.standard_normal(384).astype(np.float32).tolist()
+        kept = normed(values)
+        plain = np.asarray(values, dtype=np.float32)
+        assert cosine_similarity(query, kept) == LIGHTRAG_COSINE(query, plain)
+    zero = normed([0.0] * 384)
+    assert cosine_similarity(query, zero) == LIGHTRAG_COSINE(query, np.zeros(384)) == 0.0
+
+
+def test_installing_keeps_blas_on_one_thread() -> None:
+    install(Store())
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert blas
+    assert all(pool["num_threads"] == 1 for pool in blas)

@@ -22,6 +22,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiofiles
 import aiofiles.os
@@ -83,17 +84,32 @@ class ChildServer:
     probe: bytes
     expect: bytes
     process: asyncio.subprocess.Process | None = None
+    user: str | None = None  # run as this system user (PostgreSQL refuses root)
+    stop_signal: signal.Signals = signal.SIGTERM
+    stderr_to_log: bool = False  # for servers that log to stderr only
+
+    async def answers(self) -> bool:
+        """True once the server is ready (``probe`` answered with ``expect``)."""
+        return await _answers(self.port, self.probe, self.expect)
 
     async def start(self, wait_s: float) -> None:
         """Start the process and wait until it answers; stopped again if it does not."""
-        self.process = await asyncio.create_subprocess_exec(
-            *self.argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=_die_with_parent(),
-        )
+        stderr: Any = asyncio.subprocess.DEVNULL
+        if self.stderr_to_log:
+            stderr = await asyncio.to_thread(open, self.log_file, "ab")
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                *self.argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=stderr,
+                start_new_session=True,
+                preexec_fn=_die_with_parent(),
+                user=self.user,
+            )
+        finally:
+            if self.stderr_to_log:
+                await asyncio.to_thread(stderr.close)
         try:
             await _wait_ready(self, self.process, wait_s)
         except BaseException:
@@ -106,7 +122,7 @@ class ChildServer:
         if process is None or process.returncode is not None:
             return
         with contextlib.suppress(ProcessLookupError):
-            process.terminate()
+            process.send_signal(self.stop_signal)
         try:
             await asyncio.wait_for(process.wait(), grace)
         except TimeoutError:
@@ -155,7 +171,7 @@ async def _wait_ready(
     while time.monotonic() < deadline:
         if process.returncode is not None:
             break
-        if await _answers(child.port, child.probe, child.expect):
+        if await child.answers():
             log.info("%s is up", child.name, extra={"url": child.url})
             return
         await asyncio.sleep(0.05)
@@ -206,6 +222,7 @@ async def start_redis(data_dir: Path, *, port: int = 0, wait_s: float = 20.0) ->
 class Endpoints:
     nats_url: str
     redis_url: str
+    postgres_dsn: str | None = None  # set when ragapi runs the PostgreSQL server
 
 
 @contextlib.asynccontextmanager
@@ -217,9 +234,11 @@ async def embedded_servers(
     grace: float = 10.0,
     nats_config: Path | None = None,
     registry: CollectorRegistry | None = None,
+    postgres_connections: int = 0,
 ) -> AsyncIterator[Endpoints]:
-    """Start whichever of NATS and Redis has no URL given, restart it whenever it dies
-    (counted in ``registry``), and stop it on exit, whatever happens."""
+    """Start whichever of NATS and Redis has no URL given (and PostgreSQL when
+    ``postgres_connections`` is set: its ``max_connections``), restart it whenever it
+    dies (counted in ``registry``), and stop it on exit, whatever happens."""
     restarts = restart_counter(registry or CollectorRegistry())
     async with contextlib.AsyncExitStack() as stack:
         if nats_url is None:
@@ -232,4 +251,12 @@ async def embedded_servers(
             stack.push_async_callback(redis.stop, grace)
             await stack.enter_async_context(supervised(redis, restarts))
             redis_url = redis.url
-        yield Endpoints(nats_url=nats_url, redis_url=redis_url)
+        postgres_dsn = None
+        if postgres_connections:
+            from ragapi_cli.pgembedded import start_postgres
+
+            postgres = await start_postgres(data_dir, max_connections=postgres_connections)
+            stack.push_async_callback(postgres.stop, grace)
+            await stack.enter_async_context(supervised(postgres, restarts, ready_wait_s=60))
+            postgres_dsn = postgres.url
+        yield Endpoints(nats_url=nats_url, redis_url=redis_url, postgres_dsn=postgres_dsn)

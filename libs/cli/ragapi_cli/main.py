@@ -23,6 +23,7 @@ from ragapi_cli.embedded import EmbeddedServerError
 from ragapi_cli.lifespan import LifespanFailed
 from ragapi_cli.services import SERVICE_NAMES
 from ragapi_cli.settings import CliSettings, SplitLocalStorage
+from ragapi_cli.workers import WorkersNeedSharedStorage
 
 Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 _FAILURES = (
@@ -30,6 +31,7 @@ _FAILURES = (
     EmbeddedServerError,
     LifespanFailed,
     SplitLocalStorage,
+    WorkersNeedSharedStorage,
     OSError,
     ValueError,
     ValidationError,
@@ -39,17 +41,46 @@ _FAILURES = (
 async def _up(args: argparse.Namespace) -> int:
     from ragapi_cli.up import UpOptions, run_up  # the server side: not for client commands
 
-    return await run_up(
-        UpOptions(
-            host=args.host, port=args.port, data_dir=Path(args.data_dir) if args.data_dir else None
-        )
+    options = UpOptions(
+        host=args.host,
+        port=args.port,
+        data_dir=Path(args.data_dir) if args.data_dir else None,
+        workers=args.workers,
+        worker_fd=args.worker_fd,
+        worker_index=args.worker_index,
+        worker_own_nats=args.worker_own_nats,
     )
+    if options.workers > 1 and options.worker_fd is None:
+        from ragapi_cli.parent import run_up_parent
+
+        return await run_up_parent(options)
+    return await run_up(options)
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    if args.workers > 1 and args.worker_fd is None:
+        from ragapi_cli.parent import run_serve_parent
+
+        return await run_serve_parent(args.service, args.host, args.port, args.workers)
     from ragapi_cli.serve import run_serve
 
-    return await run_serve(args.service, args.host, args.port)
+    return await run_serve(args.service, args.host, args.port, args.worker_fd, args.worker_index)
+
+
+def _workers_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers", type=_positive, default=1, help="processes serving the port (default 1)"
+    )
+    # Set by the parent of --workers N on each worker's command line only.
+    parser.add_argument("--worker-fd", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
 
 
 def build_parser(env: CliSettings) -> argparse.ArgumentParser:
@@ -60,12 +91,15 @@ def build_parser(env: CliSettings) -> argparse.ArgumentParser:
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port", type=int, default=8000)
     up.add_argument("--data-dir", default=None, help="default: RAGAPI_DATA_DIR, else ./data")
+    _workers_options(up)
+    up.add_argument("--worker-own-nats", action="store_true", help=argparse.SUPPRESS)
     up.set_defaults(handler=_up)
 
     serve = commands.add_parser("serve", help="run one service (one container per service)")
     serve.add_argument("service", choices=SERVICE_NAMES)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    _workers_options(serve)
     serve.set_defaults(handler=_serve)
 
     url_help = "the ragapi URL (RAGAPI_URL)"

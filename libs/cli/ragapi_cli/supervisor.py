@@ -14,12 +14,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter
-
-if TYPE_CHECKING:  # embedded imports this module to supervise what it starts
-    from ragapi_cli.embedded import ChildServer
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +30,25 @@ def restart_counter(registry: CollectorRegistry) -> Counter:
     )
 
 
+class Child(Protocol):
+    """What is supervised: an embedded server (``ChildServer``) or a ``ragapi up`` worker."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def process(self) -> asyncio.subprocess.Process | None: ...
+
+    async def start(self, wait_s: float) -> None: ...
+
+
 class Supervisor:
-    """Watches one :class:`ChildServer` from :meth:`start` until :meth:`stop`."""
+    """Watches one :class:`Child` from :meth:`start` until :meth:`stop`."""
 
     def __init__(
         self,
-        child: ChildServer,
+        child: Child,
         restarts: Counter,
         *,
         first_delay_s: float = 0.5,
@@ -47,7 +57,7 @@ class Supervisor:
         ready_wait_s: float = 20.0,
     ) -> None:
         self.child = child
-        self.server = child.name.removesuffix("-server")  # "nats", "redis"
+        self.server = child.name.removesuffix("-server")  # "nats", "redis", "worker-1"
         self.restarts = restarts.labels(self.server)  # shown as 0 until the first restart
         self.first_delay_s = first_delay_s
         self.max_delay_s = max_delay_s
@@ -91,9 +101,11 @@ class Supervisor:
 
 
 @contextlib.asynccontextmanager
-async def supervised(child: ChildServer, restarts: Counter) -> AsyncIterator[Supervisor]:
+async def supervised(
+    child: Child, restarts: Counter, *, ready_wait_s: float = 20.0
+) -> AsyncIterator[Supervisor]:
     """Restart ``child`` whenever it dies while the block runs."""
-    supervisor = Supervisor(child, restarts)
+    supervisor = Supervisor(child, restarts, ready_wait_s=ready_wait_s)
     supervisor.start()
     try:
         yield supervisor

@@ -31,6 +31,7 @@ from ragapi_cli.state import (
     load_credentials,
     mark_default_tenant_done,
 )
+from ragapi_cli.workers import announce_ready, inherited, tag
 from ragapi_common.logs import configure_logging
 from ragapi_common.metrics import Metrics
 from ragapi_common.shutdown import Shutdown
@@ -45,6 +46,10 @@ class UpOptions:
     host: str
     port: int
     data_dir: Path | None  # None: RAGAPI_DATA_DIR, else ./data
+    workers: int = 1
+    worker_fd: int | None = None  # a worker of ``--workers N``: serve this inherited socket
+    worker_index: int = 0
+    worker_own_nats: bool = False  # a worker whose parent runs NATS (with ragapi's users)
 
 
 def say(text: str) -> None:
@@ -52,33 +57,62 @@ def say(text: str) -> None:
     print(text, flush=True)
 
 
+def up_settings(options: UpOptions) -> CliSettings:
+    return CliSettings(data_dir=options.data_dir) if options.data_dir else CliSettings()
+
+
 async def run_up(options: UpOptions) -> int:
     """Run everything until SIGINT/SIGTERM; 0 after a clean shutdown."""
-    env = CliSettings(data_dir=options.data_dir) if options.data_dir else CliSettings()
+    env = up_settings(options)
     configure_logging("ragapi", env.log_level, json_lines=env.log_json)
     services = _import_services()  # before anything is written or started
     data_dir = env.data_dir.absolute()
-    creds = await load_credentials(
-        data_dir,
-        admin_token=env.admin_token.get_secret_value(),
-        secret_key=env.secret_key.get_secret_value(),
+    creds = await up_credentials(env, data_dir)
+    worker = options.worker_fd is not None
+    sock = (
+        inherited(options.worker_fd)
+        if options.worker_fd is not None
+        else bind(options.host, options.port)
     )
-    sock = bind(options.host, options.port)
     with contextlib.closing(sock), Stopper(env.shutdown_grace_s).installed() as stopper:
         async with contextlib.AsyncExitStack() as stack:
             metrics = Metrics()  # one registry: the services' and the embedded servers' restarts
-            overrides, own = await _backing_services(stack, env, data_dir, creds, metrics)
+            overrides, own = await _backing_services(stack, env, data_dir, creds, metrics, options)
             gateway = _build_gateway(services, overrides, own, stack, stopper.shutdown, metrics)
             await stack.enter_async_context(gateway.running())
             # Each service set up logging under its own name; this process is all of them.
             configure_logging("ragapi", env.log_level, json_lines=env.log_json)
-            url = _public_url(options.host, sock.getsockname()[1])
-            events = overrides["nats_url"] if own else None  # ragapi's own NATS, with users
-            announce = functools.partial(_announce, gateway, url, data_dir, creds, events)
-            await serve(gateway, sock, stopper, on_started=announce)
+            if worker:
+                app, announce = tag(gateway, options.worker_index, metrics), _worker_ready
+            else:
+                url = public_url(options.host, sock.getsockname()[1])
+                events = overrides["nats_url"] if own else None  # ragapi's own NATS, with users
+                transport = httpx.ASGITransport(app=gateway)
+                announce = functools.partial(announce_up, transport, url, data_dir, creds, events)
+                app = gateway
+            await serve(app, sock, stopper, on_started=announce)
             log.info("server stopped; stopping services")
     log.info("ragapi stopped")
     return 0
+
+
+async def up_credentials(env: CliSettings, data_dir: Path) -> Credentials:
+    return await load_credentials(
+        data_dir,
+        admin_token=env.admin_token.get_secret_value(),
+        secret_key=env.secret_key.get_secret_value(),
+    )
+
+
+async def _worker_ready() -> None:
+    announce_ready()
+
+
+def postgres_connections(env: CliSettings, workers: int) -> int:
+    """``max_connections`` of an embedded PostgreSQL; 0: none (not the profile, or a DSN)."""
+    if env.storage_profile != "postgres" or env.given("postgres_dsn"):
+        return 0
+    return workers * env.postgres_max_connections + 20
 
 
 async def _backing_services(
@@ -87,15 +121,11 @@ async def _backing_services(
     data_dir: Path,
     creds: Credentials,
     metrics: Metrics,
+    options: UpOptions,
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """Embedded NATS/Redis (supervised) where no URL is given; the settings every service
-    then gets, and each service's own (its NATS user, when ragapi runs the NATS server)."""
-    nats_url = env.nats_url if env.given("nats_url") and env.nats_url else None
-    nats_config, own = None, {}
-    if nats_url is None:
-        passwords = await nats_auth.load_passwords(data_dir)
-        nats_config = await nats_auth.write_server_config(data_dir, passwords)
-        own = nats_auth.service_settings(passwords)
+    """Embedded NATS/Redis/PostgreSQL (supervised) where no URL is given; the settings every
+    service then gets, and each service's own (its NATS user, when ragapi runs NATS)."""
+    nats_url, nats_config, own = await nats_setup(env, data_dir, options.worker_own_nats)
     endpoints = await stack.enter_async_context(
         embedded_servers(
             data_dir,
@@ -104,9 +134,12 @@ async def _backing_services(
             grace=env.shutdown_grace_s,
             nats_config=nats_config,
             registry=metrics.registry,
+            postgres_connections=postgres_connections(env, options.workers),
         )
     )
+    extra = {"postgres_dsn": endpoints.postgres_dsn} if endpoints.postgres_dsn else {}
     return {
+        **extra,
         "nats_url": endpoints.nats_url,
         "redis_url": endpoints.redis_url,
         "data_dir": data_dir,
@@ -116,6 +149,21 @@ async def _backing_services(
         # them (docs/decisions/0502-memory.md). A cluster's OCR service warms up at start.
         "ocr_warm_up": False,
     }, own
+
+
+async def nats_setup(
+    env: CliSettings, data_dir: Path, parents_nats: bool = False
+) -> tuple[str | None, Path | None, dict[str, dict[str, Any]]]:
+    """The NATS URL given (None: ragapi runs NATS), the server's config file (its users)
+    and each service's own user; ``parents_nats``: a worker on its parent's NATS."""
+    nats_url = env.nats_url if env.given("nats_url") and env.nats_url else None
+    if nats_url is None:
+        passwords = await nats_auth.load_passwords(data_dir)
+        config = await nats_auth.write_server_config(data_dir, passwords)
+        return None, config, nats_auth.service_settings(passwords)
+    if parents_nats:  # the parent runs NATS with these users
+        return nats_url, None, nats_auth.service_settings(await nats_auth.load_passwords(data_dir))
+    return nats_url, None, {}
 
 
 class ServiceImportError(ImportError):
@@ -158,15 +206,21 @@ def _build_gateway(
     return Gateway(mounted, metrics=metrics)
 
 
-def _public_url(host: str, port: int) -> str:
+def public_url(host: str, port: int) -> str:
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104 - a comparison
     shown = f"[{shown}]" if ":" in shown else shown
     return f"http://{shown}:{port}"
 
 
-async def _announce(
-    gateway: Gateway, url: str, data_dir: Path, creds: Credentials, nats_url: str | None
+async def announce_up(
+    transport: httpx.AsyncBaseTransport | None,
+    url: str,
+    data_dir: Path,
+    creds: Credentials,
+    nats_url: str | None,
 ) -> None:
+    """The banner; the default tenant created (in-process, or over ``url`` without
+    ``transport``) the first time."""
     say(f"ragapi is up at {url}  (API: {url}/openapi.json, ready: {url}/readyz)")
     saved = f"saved in {data_dir / 'secrets.json'}" if creds.generated else "from the data dir"
     say(f"admin token: {creds.admin_token}  ({saved} unless RAGAPI_ADMIN_TOKEN is set)")
@@ -175,7 +229,7 @@ async def _announce(
         say(f"events: nats sub 'ragapi.events.>' -s {nats_url} --user debug  (password: {users})")
     if await default_tenant_done(data_dir):
         return
-    api_key = await _create_default_tenant(gateway, creds.admin_token)
+    api_key = await _create_default_tenant(transport, url, creds.admin_token)
     await mark_default_tenant_done(data_dir)
     if api_key is None:
         say(f"tenant {DEFAULT_TENANT!r} already exists")
@@ -184,12 +238,13 @@ async def _announce(
     say(f"default tenant API key: {api_key}  (shown once: keep it, it is stored only hashed)")
 
 
-async def _create_default_tenant(gateway: Gateway, admin_token: str) -> str | None:
-    """POST the tenant through the gateway in-process; None when it exists already."""
-    transport = httpx.ASGITransport(app=gateway)
+async def _create_default_tenant(
+    transport: httpx.AsyncBaseTransport | None, url: str, admin_token: str
+) -> str | None:
+    """POST the tenant (through ``transport``, else ``url``); None when it exists already."""
     headers = {"authorization": f"Bearer {admin_token}"}
     async with httpx.AsyncClient(
-        transport=transport, base_url="http://ragapi", headers=headers, timeout=30
+        transport=transport, base_url=url, headers=headers, timeout=30
     ) as client:
         body = {"id": DEFAULT_TENANT, "name": "Default tenant", "config": {}}
         answer = await client.post("/v1/tenants", json=body)

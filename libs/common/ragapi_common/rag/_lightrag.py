@@ -40,6 +40,8 @@ def _not_about_pinyin(record: logging.LogRecord) -> bool:
 logging.getLogger("lightrag").addFilter(_not_about_pinyin)
 
 from lightrag import LightRAG, QueryParam  # noqa: E402
+from lightrag import operate as lightrag_operate  # noqa: E402
+from lightrag import utils as lightrag_utils  # noqa: E402
 from lightrag.base import BaseVectorStorage, DocStatus  # noqa: E402
 from lightrag.constants import DEFAULT_PROCESSING_PRIORITY, PARSED_DIR_NAME  # noqa: E402
 from lightrag.exceptions import PipelineCancelledException  # noqa: E402
@@ -49,9 +51,14 @@ from lightrag.operate import kg_query, naive_query  # noqa: E402
 from lightrag.utils import (  # noqa: E402
     EmbeddingFunc,
     TiktokenTokenizer,
+    TokenBudgetError,
     Tokenizer,
     TokenSpan,
     compute_mdhash_id,
+    generate_reference_list_from_chunks,
+    render_chunks_context_text,
+    run_in_tokenizer_executor,
+    truncate_list_by_token_size,
 )
 from lightrag.utils_pipeline import normalize_document_file_path  # noqa: E402
 
@@ -113,13 +120,20 @@ __all__ = [
     "PipelineCancelledException",
     "QueryParam",
     "TiktokenTokenizer",
+    "TokenBudgetError",
     "TokenSpan",
     "Tokenizer",
     "compute_mdhash_id",
+    "generate_reference_list_from_chunks",
     "kg_query",
+    "lightrag_operate",
+    "lightrag_utils",
     "naive_query",
     "normalize_document_file_path",
     "register_vector_storage",
+    "render_chunks_context_text",
+    "run_in_tokenizer_executor",
     "shared_storage",
+    "truncate_list_by_token_size",
     "use_input_dir",
 ]

@@ -19,6 +19,7 @@ import asyncio
 import dataclasses
 import hashlib
 import importlib.util
+import logging
 import os
 import re
 from collections.abc import AsyncIterator
@@ -32,6 +33,8 @@ from ._lightrag import STORAGES, EmbeddingFunc
 from .outages import OUTAGES
 
 #: The longest vector table prefix, ``LIGHTRAG_VDB_RELATION_``, plus PostgreSQL's 63.
+log = logging.getLogger(__name__)
+
 _MAX_SUFFIX = 63 - len("LIGHTRAG_VDB_RELATION_")
 
 _MARKER_DDL = """CREATE TABLE IF NOT EXISTS ragapi_index (
@@ -110,6 +113,34 @@ def configure(
     for name, value in _RETRIES.items():
         os.environ.setdefault(name, value)
     _configured = env
+    _reconnect_without_deadlock()
+
+
+def _reconnect_without_deadlock() -> None:
+    """LightRAG 1.5.7 deadlocks when PostgreSQL is still away as the pool is reopened.
+
+    After an outage the pool is reset (``pool = None``); the next query runs
+    ``_ensure_pool``, which holds ``_pool_reconnect_lock`` while ``initdb``
+    retries, and ``initdb``'s retry hook ``_before_sleep`` calls
+    ``_reset_pool``, which waits for that same lock: every query of the
+    process hangs for ever (seen with ``ragapi up --workers 2`` when its
+    embedded PostgreSQL was killed and restarted). The hook skips the reset
+    while the lock is held: whoever holds it is opening a new pool anyway.
+    """
+    from lightrag.kg.postgres_impl import PostgreSQLDB
+
+    original = PostgreSQLDB._before_sleep
+    if getattr(original, "ragapi_patched", False):
+        return
+
+    async def before_sleep(db: Any, retry_state: Any) -> None:
+        if db._pool_reconnect_lock.locked():
+            log.warning("PostgreSQL unreachable while the pool reopens; retrying")
+            return
+        await original(db, retry_state)
+
+    before_sleep.ragapi_patched = True  # type: ignore[attr-defined]
+    PostgreSQLDB._before_sleep = before_sleep
 
 
 def _client_manager() -> Any:

@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
+from . import batch_reads
 from ._lightrag import LightRAG
 
 _QUERYING: ContextVar[bool] = ContextVar("ragapi_querying", default=False)
@@ -112,7 +113,13 @@ def _pass_gate(graph: Any) -> None:
 
 
 def install(rag: LightRAG) -> None:
-    """Let queries pass the locks of the storages of ``rag`` they read."""
+    """Let queries pass the locks of the storages of ``rag`` they read.
+
+    The local graph's batch reads also take the graph once per batch, and the chunk
+    records are copied for JSON data (:mod:`.batch_reads`).
+    """
+    batch_reads.install(rag.chunk_entity_relation_graph)
+    batch_reads.install_kv(rag.text_chunks)
     for storage in (
         rag.chunks_vdb, rag.entities_vdb, rag.relationships_vdb,
         rag.chunk_entity_relation_graph, rag.text_chunks, rag.llm_response_cache,

@@ -13,7 +13,7 @@ from typing import Any
 
 from ragapi_common.errors import Conflict, RagapiError
 
-from . import answer_cache, answers, content, embed_ahead, multimodal, readers, vectors
+from . import answer_cache, answers, content, embed_ahead, multimodal, readers, truncation, vectors
 from ._lightrag import DocStatus, LightRAG
 from .api import Answer, Graph, IndexReport, Question, Retrieval, StreamedAnswer
 from .debounce import DebouncedFlush
@@ -73,6 +73,8 @@ class LightRagTenant:
             answer_cache.flush_with_trim(self.query_cache), CACHE_FLUSH_S
         )
         vectors.install(rag.chunks_vdb)
+        truncation.install()  # process-wide, idempotent: LightRAG's budgets, counted lazily
+        truncation.install()  # process-wide, idempotent: LightRAG's budgets, counted lazily
         # Readers never wait for a writer (issue 9): vectors are embedded before a
         # commit takes its lock, and queries pass the storages' locks (decision 0503).
         for store in (rag.chunks_vdb, rag.entities_vdb, rag.relationships_vdb):

@@ -47,6 +47,13 @@ def segments(content: str) -> Iterator[str]:
     yield content[start:]
 
 
+class Tokens(array):  # type: ignore[type-arg]
+    """A segment's token ids, and whether decoding them gives the segment's bytes back."""
+
+    __slots__ = ("round_trips",)
+    round_trips: bool
+
+
 class OfflineTokenizer(TiktokenTokenizer):  # type: ignore[misc]
     """LightRAG's ``TiktokenTokenizer`` on the bundled cl100k file (no download)."""
 
@@ -59,26 +66,47 @@ class CachedTokenizer(OfflineTokenizer):
 
     A large text (a rendered context) is encoded as its :func:`segments`
     (one per record), each memoised: the chunks and descriptions of a
-    tenant recur query after query. Thread-safe (``lru_cache`` is;
-    tiktoken's ``Encoding`` is). Token ids are kept as 32-bit arrays (4 bytes
-    a token); the large memo keeps the few segments too long for the small.
+    tenant recur query after query, and so does a small text's list of
+    records (each query a different selection of them). Thread-safe
+    (``lru_cache`` is; tiktoken's ``Encoding`` is). Token ids are kept as
+    32-bit arrays (4 bytes a token); the large memo keeps the few segments too
+    long for the small. 8192 entries: a chunk comes back rendered with
+    several reference numbers (one record each), and a 200-document tenant's
+    chunks, entities and relations alone are ~2,000 records.
     """
 
-    def __init__(self, max_entries: int = 4096, max_large_entries: int = 8) -> None:
+    def __init__(self, max_entries: int = 8192, max_large_entries: int = 8) -> None:
         super().__init__()
         self._small = lru_cache(maxsize=max_entries)(self._encode_packed)
         self._large = lru_cache(maxsize=max_large_entries)(self._encode_packed)
 
-    def _encode_packed(self, content: str) -> array[int]:
-        return array("I", Tokenizer.encode(self, content))
+    def _encode_packed(self, content: str) -> Tokens:
+        tokens = Tokens("I", Tokenizer.encode(self, content))
+        try:
+            tokens.round_trips = self.tokenizer.decode_bytes(tokens) == content.encode("utf-8")
+        except UnicodeError:
+            tokens.round_trips = False
+        return tokens
 
     def encode(self, content: str) -> list[int]:
-        if len(content) <= SMALL_TEXT_CHARS:
+        if "\n" not in content and len(content) <= SMALL_TEXT_CHARS:
             return self._small(content).tolist()
         tokens: list[int] = []
         for segment in segments(content):
-            memo = self._small if len(segment) <= SMALL_TEXT_CHARS else self._large
-            tokens.extend(memo(segment))
+            tokens.extend(self._memo(segment))
+        return tokens
+
+    def count(self, content: str) -> int:
+        """``len(self.encode(content))`` without building the list."""
+        return sum(len(self._memo(segment)) for segment in segments(content))
+
+    def segment_tokens(self, segment: str) -> Tokens:
+        """The memoised tokens of one of :func:`segments`' pieces (do not modify)."""
+        return self._memo(segment)
+
+    def _memo(self, segment: str) -> Tokens:
+        memo = self._small if len(segment) <= SMALL_TEXT_CHARS else self._large
+        tokens: Tokens = memo(segment)
         return tokens
 
     def cache_info(self) -> Any:
