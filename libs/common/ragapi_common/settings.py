@@ -39,6 +39,13 @@ class CommonSettings(BaseSettings):
     postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     # One asyncpg pool per process, shared by every tenant's storages.
     postgres_max_connections: int = Field(default=20, gt=0)
+    # Vectors in Qdrant instead of the profile's store (docs/decisions/0601): a server URL,
+    # or ":memory:" / "path:<dir>" for qdrant-client's in-process local mode (tests, laptops).
+    vector_store: Literal["profile", "qdrant"] = "profile"
+    qdrant_url: str = "http://127.0.0.1:6333"
+    qdrant_api_key: SecretStr = SecretStr("")
+    qdrant_timeout_s: float = Field(default=5.0, gt=0)
+    qdrant_prefer_grpc: bool = False
     # The postgres profile's per-tenant write lock in Redis: freed this long after a crash.
     index_lock_ttl_s: float = Field(default=30.0, gt=0)
     # Documents of one tenant indexed at once by one process: LightRAG's max_parallel_insert

@@ -42,10 +42,11 @@ logging.getLogger("lightrag").addFilter(_not_about_pinyin)
 from lightrag import LightRAG, QueryParam  # noqa: E402
 from lightrag import operate as lightrag_operate  # noqa: E402
 from lightrag import utils as lightrag_utils  # noqa: E402
-from lightrag.base import DocStatus  # noqa: E402
+from lightrag.base import BaseVectorStorage, DocStatus  # noqa: E402
 from lightrag.constants import DEFAULT_PROCESSING_PRIORITY, PARSED_DIR_NAME  # noqa: E402
 from lightrag.exceptions import IndexFlushError, PipelineCancelledException  # noqa: E402
-from lightrag.kg import shared_storage  # noqa: E402
+from lightrag.kg import STORAGE_IMPLEMENTATIONS, shared_storage  # noqa: E402
+from lightrag.kg import STORAGES as _LIGHTRAG_STORAGES  # noqa: E402
 from lightrag.operate import kg_query, naive_query  # noqa: E402
 from lightrag.utils import (  # noqa: E402
     EmbeddingFunc,
@@ -95,10 +96,24 @@ STORAGES: dict[str, dict[str, str]] = {
     },
 }
 
+
+def register_vector_storage(name: str, module: str) -> None:
+    """Let LightRAG build vector storage class ``name`` of ``module`` (an absolute import path).
+
+    LightRAG accepts only the storage names it lists and imports each from its
+    registry; a storage of ragapi's (.qdrant_storage) is added to both.
+    """
+    names = STORAGE_IMPLEMENTATIONS["VECTOR_STORAGE"]["implementations"]
+    if name not in names:
+        names.append(name)
+    _LIGHTRAG_STORAGES[name] = module
+
+
 __all__ = [
     "DEFAULT_PROCESSING_PRIORITY",
     "PARSED_DIR_NAME",
     "STORAGES",
+    "BaseVectorStorage",
     "DocStatus",
     "EmbeddingFunc",
     "IndexFlushError",
@@ -116,6 +131,7 @@ __all__ = [
     "lightrag_utils",
     "naive_query",
     "normalize_document_file_path",
+    "register_vector_storage",
     "render_chunks_context_text",
     "run_in_tokenizer_executor",
     "shared_storage",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -102,6 +103,8 @@ async def build_tenant(
         raise RagapiError(f"storage profile {settings.storage_profile!r} is not available")
     embedder = models.embedder_for(tenant_id, effective)
     kwargs = _lightrag_kwargs(settings, tenant_id, effective, models, embedder, tokenizer)
+    if settings.vector_store == "qdrant":
+        kwargs["vector_storage"] = await _qdrant_storage(settings)
     index_lock = locks.in_process()
     commits = None
     if settings.storage_profile == "postgres":
@@ -144,11 +147,21 @@ async def _open_postgres(
 ) -> LightRAG:
     from . import postgres  # asyncpg and LightRAG's PG module: only where the profile runs
 
-    postgres.configure(settings.postgres_dsn, settings.postgres_max_connections)
+    postgres.configure(
+        settings.postgres_dsn, settings.postgres_max_connections, kwargs["vector_storage"]
+    )
     kwargs["embedding_func"] = postgres.table_safe(kwargs["embedding_func"])
     async with postgres.pool_reference() as db:
         await postgres.ensure_embedder(db, tenant_id, embedder.id, embedder.dim)
         return await _open(kwargs)
+
+
+async def _qdrant_storage(settings: CommonSettings) -> str:
+    """Vectors in Qdrant (docs/decisions/0601): its storage's name, the client configured."""
+    # qdrant_client's first import (~0.3 s, grpc and pydantic models) stays off the loop.
+    storage = await asyncio.to_thread(importlib.import_module, f"{__package__}.qdrant_storage")
+    storage.qdrant.configure(storage.qdrant.config_of(settings))
+    return str(storage.NAME)
 
 
 def _redis_lock(settings: CommonSettings, models: Models, tenant_id: str) -> locks.IndexLock:
@@ -163,19 +176,30 @@ async def drop_stored(settings: CommonSettings, models: Models, tenant_id: str) 
     ``postgres``: the tenant's rows in every LightRAG table (every embedder's
     vector tables) and its embedder record, under its index lock, whether or
     not this process has the tenant loaded. ``local``: nothing (the caller
-    removes the tenant's directory).
+    removes the tenant's directory). Qdrant vectors: the tenant's points in every
+    ragapi collection (every dimension it used).
     """
+    vectors = STORAGES["postgres"]["vector_storage"]
+    if settings.vector_store == "qdrant":
+        vectors = await _qdrant_storage(settings)
+        from . import qdrant
+
+        await qdrant.delete_tenant(tenant_id)
     if settings.storage_profile != "postgres":
         return
     from . import postgres
 
-    postgres.configure(settings.postgres_dsn, settings.postgres_max_connections)
+    postgres.configure(settings.postgres_dsn, settings.postgres_max_connections, vectors)
     async with _redis_lock(settings, models, tenant_id)():
         await postgres.drop_workspace(tenant_id)
 
 
 async def close_stored(settings: CommonSettings) -> None:
     """Let the profile's process-wide resources go (the registry closes): the PG pool."""
+    if settings.vector_store == "qdrant":
+        from . import qdrant
+
+        await qdrant.close()
     if settings.storage_profile == "postgres":
         from . import postgres
 

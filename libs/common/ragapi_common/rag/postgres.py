@@ -60,6 +60,7 @@ _RETRIES = {
 _CANNOT_CONNECT: tuple[type[Exception], ...] = (OSError, TimeoutError, *OUTAGES)
 
 _configured: dict[str, str] | None = None
+_vector_storage = STORAGES["postgres"]["vector_storage"]
 _kept: Any = None
 _keeping = asyncio.Lock()
 
@@ -88,13 +89,18 @@ def lightrag_env(dsn: str, max_connections: int) -> dict[str, str]:
     return env
 
 
-def configure(dsn: str, max_connections: int) -> None:
+def configure(
+    dsn: str, max_connections: int, vector_storage: str = STORAGES["postgres"]["vector_storage"]
+) -> None:
     """Point LightRAG's process-wide pool at ``dsn``; refuse a second DSN while it is open.
 
     ``POSTGRES_WORKSPACE`` is removed: LightRAG would let it override every
-    tenant's workspace, putting all tenants into one.
+    tenant's workspace, putting all tenants into one. ``vector_storage`` is the
+    instances' vector storage (LightRAG keys its pool by it; Qdrant's, decision
+    0601, opens the pool without pgvector).
     """
-    global _configured
+    global _configured, _vector_storage
+    _vector_storage = vector_storage
     for module in ("asyncpg", "pgvector"):
         # LightRAG pip-installs a missing driver at run time; ragapi never does.
         if importlib.util.find_spec(module) is None:
@@ -160,7 +166,7 @@ async def pool_reference() -> AsyncIterator[Any]:
     # The first import of LightRAG's PG module (~40 ms, 10 000 lines) stays off the loop.
     manager = await asyncio.to_thread(_client_manager)
     try:
-        db = await manager.get_client(vector_storage=STORAGES["postgres"]["vector_storage"])
+        db = await manager.get_client(vector_storage=_vector_storage)
     except _CANNOT_CONNECT as error:
         where = f"{os.environ['POSTGRES_HOST']}:{os.environ['POSTGRES_PORT']}"
         raise DependencyUnavailable(f"PostgreSQL at {where} is unavailable: {error}") from error
@@ -168,9 +174,7 @@ async def pool_reference() -> AsyncIterator[Any]:
         async with _keeping:  # two tenants opening at once must not both keep one
             if _kept is None:
                 await db.execute(_MARKER_DDL, ignore_if_exists=True)
-                _kept = await manager.get_client(
-                    vector_storage=STORAGES["postgres"]["vector_storage"]
-                )
+                _kept = await manager.get_client(vector_storage=_vector_storage)
         yield db
     finally:
         await manager.release_client(db)
