@@ -67,6 +67,25 @@ async def ragapi_up(
                 await process.wait()
 
 
+def up_env(nats_url: str, redis_url: str, fake: FakeProvider) -> dict[str, str]:
+    """``ragapi up`` on the test's servers and fake models, quick to take back a lost job."""
+    return {
+        "RAGAPI_NATS_URL": nats_url,
+        "RAGAPI_REDIS_URL": redis_url,
+        "RAGAPI_ADMIN_TOKEN": ADMIN_TOKEN,
+        "RAGAPI_SECRET_KEY": SECRET_KEY,
+        "RAGAPI_LLM_BASE_URL": fake.base_url,
+        "RAGAPI_LLM_MODEL": "fake-llm",
+        "RAGAPI_LLM_API_KEY": "sk-fake",
+        "RAGAPI_EMBEDDING_BASE_URL": fake.base_url,
+        "RAGAPI_EMBEDDING_MODEL": "fake-embedding",
+        "RAGAPI_EMBEDDING_DIM": "64",
+        # A killed process's job comes back after the ack wait; its lease expires.
+        "RAGAPI_INDEX_ACK_WAIT_S": "4",
+        "RAGAPI_TENANT_LOCK_TTL_S": "3",
+    }
+
+
 async def _chunks_of(data_dir: Path, tenant_id: str, doc_id: str) -> int:
     path = data_dir / "tenants" / tenant_id / "kv_store_text_chunks.json"
     async with aiofiles.open(path) as source:
@@ -87,21 +106,7 @@ async def test_sigkill_mid_document_then_restart_finishes_it_once(
     port = free_port()
     async with FakeProvider() as fake:
         fake.configure(latency_s=0.3, paths=(CHAT,))
-        env = {
-            "RAGAPI_NATS_URL": nats_url,
-            "RAGAPI_REDIS_URL": redis_url,
-            "RAGAPI_ADMIN_TOKEN": ADMIN_TOKEN,
-            "RAGAPI_SECRET_KEY": SECRET_KEY,
-            "RAGAPI_LLM_BASE_URL": fake.base_url,
-            "RAGAPI_LLM_MODEL": "fake-llm",
-            "RAGAPI_LLM_API_KEY": "sk-fake",
-            "RAGAPI_EMBEDDING_BASE_URL": fake.base_url,
-            "RAGAPI_EMBEDDING_MODEL": "fake-embedding",
-            "RAGAPI_EMBEDDING_DIM": "64",
-            # A killed process's job comes back after the ack wait; its lease expires.
-            "RAGAPI_INDEX_ACK_WAIT_S": "4",
-            "RAGAPI_TENANT_LOCK_TTL_S": "3",
-        }
+        env = up_env(nats_url, redis_url, fake)
         admin = {"authorization": f"Bearer {ADMIN_TOKEN}"}
         text = long_text(120)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:

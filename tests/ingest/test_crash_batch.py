@@ -14,12 +14,12 @@ import httpx
 import psutil
 import pytest
 
-from tests.support.apps import ADMIN_TOKEN, SECRET_KEY
+from tests.support.apps import ADMIN_TOKEN
 from tests.support.fake_provider import CHAT, FakeProvider
 from tests.support.servers import free_port
 
 from .pipeline import eventually
-from .test_crash import ragapi_up
+from .test_crash import ragapi_up, up_env
 
 pytestmark = pytest.mark.slow
 
@@ -55,20 +55,7 @@ async def test_stopped_two_seconds_after_a_batch_then_every_document_once(
     tenant = f"batch-{stop.name.lower()}-{port}"  # the servers outlive one test
     async with FakeProvider() as fake:
         fake.configure(latency_s=0.3, paths=(CHAT,))
-        env = {
-            "RAGAPI_NATS_URL": nats_url,
-            "RAGAPI_REDIS_URL": redis_url,
-            "RAGAPI_ADMIN_TOKEN": ADMIN_TOKEN,
-            "RAGAPI_SECRET_KEY": SECRET_KEY,
-            "RAGAPI_LLM_BASE_URL": fake.base_url,
-            "RAGAPI_LLM_MODEL": "fake-llm",
-            "RAGAPI_LLM_API_KEY": "sk-fake",
-            "RAGAPI_EMBEDDING_BASE_URL": fake.base_url,
-            "RAGAPI_EMBEDDING_MODEL": "fake-embedding",
-            "RAGAPI_EMBEDDING_DIM": "64",
-            "RAGAPI_INDEX_ACK_WAIT_S": "4",
-            "RAGAPI_TENANT_LOCK_TTL_S": "3",
-        }
+        env = up_env(nats_url, redis_url, fake)
         admin = {"authorization": f"Bearer {ADMIN_TOKEN}"}
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             async with ragapi_up(data_dir, port, env) as process:

@@ -14,15 +14,13 @@ import logging
 import os
 from pathlib import Path
 
-from ragapi_cli.embedded import embedded_servers
 from ragapi_cli.serving import Stopper, bind
 from ragapi_cli.settings import CliSettings
 from ragapi_cli.up import (
     UpOptions,
     announce_up,
-    nats_setup,
-    postgres_connections,
     public_url,
+    start_servers,
     up_credentials,
     up_settings,
 )
@@ -73,18 +71,8 @@ async def _servers(
     stack: contextlib.AsyncExitStack, env: CliSettings, data: Path, workers: int
 ) -> tuple[dict[str, str], bool]:
     """The embedded servers started; the workers' environment, whether NATS is ragapi's."""
-    nats_url, nats_config, _ = await nats_setup(env, data)
-    endpoints = await stack.enter_async_context(
-        embedded_servers(
-            data,
-            nats_url=nats_url,
-            redis_url=env.redis_url if env.given("redis_url") and env.redis_url else None,
-            grace=env.shutdown_grace_s,
-            nats_config=nats_config,
-            registry=Metrics().registry,  # restarts: in the log (the parent serves no HTTP)
-            postgres_connections=postgres_connections(env, workers),
-        )
-    )
+    # Restarts are counted in the log only: the parent serves no HTTP.
+    endpoints, _ = await start_servers(stack, env, data, workers, Metrics())
     child_env = dict(os.environ)
     child_env.update(
         RAGAPI_NATS_URL=endpoints.nats_url,
@@ -94,7 +82,7 @@ async def _servers(
     )
     if endpoints.postgres_dsn:
         child_env["RAGAPI_POSTGRES_DSN"] = endpoints.postgres_dsn
-    return child_env, nats_url is None
+    return child_env, not (env.given("nats_url") and env.nats_url)
 
 
 async def run_serve_parent(service: str, host: str, port: int, workers: int) -> int:

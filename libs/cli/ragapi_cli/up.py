@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from ragapi_cli import nats_auth
-from ragapi_cli.embedded import embedded_servers
+from ragapi_cli.embedded import Endpoints, embedded_servers
 from ragapi_cli.gateway import Gateway, Mounted
 from ragapi_cli.services import SERVICES, ServiceSpec, import_service, open_rag_registry
 from ragapi_cli.serving import Stopper, bind, serve
@@ -125,17 +125,8 @@ async def _backing_services(
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """Embedded NATS/Redis/PostgreSQL (supervised) where no URL is given; the settings every
     service then gets, and each service's own (its NATS user, when ragapi runs NATS)."""
-    nats_url, nats_config, own = await nats_setup(env, data_dir, options.worker_own_nats)
-    endpoints = await stack.enter_async_context(
-        embedded_servers(
-            data_dir,
-            nats_url=nats_url,
-            redis_url=env.redis_url if env.given("redis_url") and env.redis_url else None,
-            grace=env.shutdown_grace_s,
-            nats_config=nats_config,
-            registry=metrics.registry,
-            postgres_connections=postgres_connections(env, options.workers),
-        )
+    endpoints, own = await start_servers(
+        stack, env, data_dir, options.workers, metrics, options.worker_own_nats
     )
     extra = {"postgres_dsn": endpoints.postgres_dsn} if endpoints.postgres_dsn else {}
     return {
@@ -149,6 +140,31 @@ async def _backing_services(
         # them (docs/decisions/0502-memory.md). A cluster's OCR service warms up at start.
         "ocr_warm_up": False,
     }, own
+
+
+async def start_servers(
+    stack: contextlib.AsyncExitStack,
+    env: CliSettings,
+    data_dir: Path,
+    workers: int,
+    metrics: Metrics,
+    parents_nats: bool = False,
+) -> tuple[Endpoints, dict[str, dict[str, Any]]]:
+    """The servers ragapi runs where no URL is given (supervised, on ``stack``), and each
+    service's own NATS user."""
+    nats_url, nats_config, own = await nats_setup(env, data_dir, parents_nats)
+    endpoints = await stack.enter_async_context(
+        embedded_servers(
+            data_dir,
+            nats_url=nats_url,
+            redis_url=env.redis_url if env.given("redis_url") and env.redis_url else None,
+            grace=env.shutdown_grace_s,
+            nats_config=nats_config,
+            registry=metrics.registry,
+            postgres_connections=postgres_connections(env, workers),
+        )
+    )
+    return endpoints, own
 
 
 async def nats_setup(
