@@ -15,6 +15,8 @@ import contextlib
 import ctypes
 import functools
 import logging
+import os
+import pwd
 import signal
 import socket
 import sys
@@ -67,6 +69,29 @@ def die_with_parent() -> Callable[[], object] | None:
     except (OSError, AttributeError):
         return None
     return functools.partial(prctl, _PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+async def run_as(user: str | None) -> Callable[[], object] | None:
+    """The pre-exec hook of a server: dies with its parent, runs as ``user`` (when given).
+
+    The loop's subprocess API has no ``user`` argument under uvloop, so the
+    switch is made here, as :mod:`subprocess` makes it; the parent-death signal
+    is set after it, since a change of user clears it.
+    """
+    pdeath = die_with_parent()
+    if user is None:
+        return pdeath
+    entry = await asyncio.to_thread(pwd.getpwnam, user)
+    uid, gid = entry.pw_uid, entry.pw_gid
+
+    def setup() -> None:
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+        if pdeath is not None:
+            pdeath()
+
+    return setup
 
 
 async def terminate(
@@ -122,8 +147,7 @@ class ChildServer:
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=stderr,
                 start_new_session=True,
-                preexec_fn=die_with_parent(),
-                user=self.user,
+                preexec_fn=await run_as(self.user),
             )
         finally:
             if self.stderr_to_log:

@@ -1,4 +1,4 @@
-"""``ragapi``: the command line. The only place that calls ``asyncio.run``.
+"""``ragapi``: the command line. The only place that starts an event loop (:mod:`.loop`).
 
 Exit codes: 0 ok; 1 an error (the server's message is printed); 130 stopped
 by a signal during start-up.
@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ragapi_cli import admin, ask, ingest
+from ragapi_cli import admin, ask, ingest, loop
 from ragapi_cli.arenas import limit_malloc_arenas
 from ragapi_cli.client import ApiError
 from ragapi_cli.embedded import EmbeddedServerError
@@ -131,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # The console script's entry point starts the process's one event loop; no loop runs
         # yet, so this is not a sync bridge (services and libs never call asyncio.run).
-        return asyncio.run(handler(args))
+        return loop.run(handler(args), env.event_loop)
     except _FAILURES as exc:
         print(f"ragapi: {exc}", file=sys.stderr, flush=True)
         return 1

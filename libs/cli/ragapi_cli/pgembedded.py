@@ -23,7 +23,7 @@ import pwd
 import signal
 from pathlib import Path
 
-from ragapi_cli.embedded import ChildServer, EmbeddedServerError, free_port
+from ragapi_cli.embedded import ChildServer, EmbeddedServerError, free_port, run_as
 
 SERVER_USER = "pgserver"
 
@@ -100,7 +100,8 @@ async def _initdb(bin_dir: Path, base: Path, pgdata: Path, user: str | None) -> 
     initdb = await asyncio.create_subprocess_exec(
         str(bin_dir / "initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust",
         "-E", "utf8", "--no-instructions",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, user=user,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        preexec_fn=await run_as(user),
     )  # fmt: skip
     _, err = await initdb.communicate()
     if initdb.returncode != 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
+from ragapi_cli.loop import EventLoop
 from ragapi_common.settings import CommonSettings
 
 
@@ -23,6 +24,8 @@ class CliSettings(CommonSettings):
     url: str = "http://127.0.0.1:8000"
     tenant_key: SecretStr = SecretStr("")
     allow_split_local: bool = False
+    #: The process's event loop (:mod:`ragapi_cli.loop`); ``asyncio`` for asyncio's debug mode.
+    event_loop: EventLoop = "uvloop"
 
     def refuse_split_local(self, service: str) -> None:
         """Raise :class:`SplitLocalStorage` unless ``service`` may run alone here."""
