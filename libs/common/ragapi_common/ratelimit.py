@@ -7,28 +7,56 @@ skewed clocks still agree.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
 from ragapi_common.errors import RateLimited
 
+# Every bucket of one call is checked first and charged only if all allow (one round trip
+# for a model call's requests and tokens). On a Redis Cluster the keys of one call would
+# need one hash slot; ragapi uses a single Redis.
 _GCRA = """
-local emission = tonumber(ARGV[1])
-local tolerance = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local new_tat = tat + emission * cost
-local allow_at = new_tat - tolerance
-if allow_at > now then
-  return {0, tostring(allow_at - now)}
+local wait = 0
+local tats = {}
+for i, key in ipairs(KEYS) do
+  local emission = tonumber(ARGV[3 * i - 2])
+  local tolerance = tonumber(ARGV[3 * i - 1])
+  local cost = tonumber(ARGV[3 * i])
+  local tat = tonumber(redis.call('GET', key) or now)
+  if tat < now then tat = now end
+  tats[i] = tat + emission * cost
+  local allow_at = tats[i] - tolerance
+  if allow_at - now > wait then wait = allow_at - now end
 end
-redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil(new_tat - now) + 1000)
+if wait > 0 then
+  return {0, tostring(wait)}
+end
+for i, key in ipairs(KEYS) do
+  redis.call('SET', key, tostring(tats[i]), 'PX', math.ceil(tats[i] - now) + 1000)
+end
 return {1, '0'}
 """
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """``cost`` units of ``key``'s budget of ``per_minute`` (``burst``: per_minute / 10)."""
+
+    key: str
+    per_minute: float
+    cost: float = 1.0
+    burst: float | None = None
+
+    def args(self) -> tuple[float, float, float]:
+        """``(emission_ms, tolerance_ms, cost)`` for the script."""
+        burst = max(1.0, self.burst if self.burst is not None else self.per_minute / 10)
+        emission_ms = 60_000.0 / self.per_minute
+        # A cost above the burst could never pass; charge it as a full burst instead.
+        return emission_ms, emission_ms * burst, min(self.cost, burst)
 
 
 @dataclass(frozen=True)
@@ -49,13 +77,13 @@ class RateLimiter:
         self, key: str, *, per_minute: float, burst: float | None = None, cost: float = 1.0
     ) -> Decision:
         """Spend ``cost`` units of ``key``'s budget if it allows, else say when it will."""
-        burst = max(1.0, burst if burst is not None else per_minute / 10)
-        emission_ms = 60_000.0 / per_minute
-        # A cost above the burst could never pass; charge it as a full burst instead.
-        cost = min(cost, burst)
-        tolerance_ms = emission_ms * burst
+        return await self.take_all([Bucket(key, per_minute, cost, burst)])
+
+    async def take_all(self, buckets: Sequence[Bucket]) -> Decision:
+        """Spend every bucket's cost if all allow (one round trip), else the longest wait."""
+        args = [value for bucket in buckets for value in bucket.args()]
         allowed, wait_ms = await self._script(
-            keys=[self.prefix + key], args=[emission_ms, tolerance_ms, cost]
+            keys=[self.prefix + bucket.key for bucket in buckets], args=args
         )
         return Decision(bool(int(allowed)), float(wait_ms) / 1000.0)
 

@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import AsyncIterator, Iterable
 
 from ragapi_common.errors import RateLimited
-from ragapi_common.ratelimit import RateLimiter
+from ragapi_common.ratelimit import Bucket, RateLimiter
 
 
 def estimate_tokens(texts: Iterable[str]) -> int:
@@ -52,15 +52,14 @@ class TenantGate:
         tokens: int = 0,
     ) -> AsyncIterator[None]:
         """Hold one of the tenant's slots for the block, after its budgets allow it."""
+        buckets = []
+        if requests_per_minute:
+            buckets.append(Bucket(f"{tenant_id}:{self.kind}:requests", requests_per_minute))
+        if tokens_per_minute and tokens > 0:
+            buckets.append(Bucket(f"{tenant_id}:{self.kind}:tokens", tokens_per_minute, tokens))
         async with self._semaphore(tenant_id, concurrency):
-            if requests_per_minute:
-                await self._spend(
-                    f"{tenant_id}:{self.kind}:requests", requests_per_minute, 1, deadline
-                )
-            if tokens_per_minute and tokens > 0:
-                await self._spend(
-                    f"{tenant_id}:{self.kind}:tokens", tokens_per_minute, tokens, deadline
-                )
+            if buckets:
+                await self._spend(buckets, deadline)
             yield
 
     def _semaphore(self, tenant_id: str, size: int) -> asyncio.Semaphore:
@@ -72,17 +71,19 @@ class TenantGate:
             self._semaphores[tenant_id] = known
         return known[1]
 
-    async def _spend(self, key: str, per_minute: int, cost: int, deadline: float) -> None:
+    async def _spend(self, buckets: list[Bucket], deadline: float) -> None:
+        """Both budgets in one round trip; wait for them while the deadline allows."""
         if self.limiter is None:
             return
         loop = asyncio.get_running_loop()
         while True:
-            decision = await self.limiter.take(key, per_minute=per_minute, cost=cost)
+            decision = await self.limiter.take_all(buckets)
             if decision.allowed:
                 return
             if loop.time() + decision.retry_after_s > deadline:
+                spent = ", ".join(f"{b.per_minute:g} {b.key.rsplit(':', 1)[1]}" for b in buckets)
                 raise RateLimited(
-                    f"the {self.kind} budget of {per_minute}/min is spent for this tenant",
+                    f"the {self.kind} budget ({spent} per minute) is spent for this tenant",
                     retry_after=decision.retry_after_s,
                 )
             await asyncio.sleep(decision.retry_after_s)
