@@ -25,6 +25,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from . import hops
 from ._lightrag import (
     TokenBudgetError,
     Tokenizer,
@@ -35,6 +36,7 @@ from ._lightrag import (
     run_in_tokenizer_executor,
     truncate_list_by_token_size,
 )
+from .headings import attach_content_headings
 from .tokenizer import CachedTokenizer, segments
 
 SEPARATOR = "\n"
@@ -171,8 +173,8 @@ async def atruncate_list(
     max_token_size: int,
     tokenizer: Tokenizer,
 ) -> list[Any]:
-    """:func:`truncate_list` on LightRAG's tokenizer thread, one submission per list."""
-    kept: list[Any] = await run_in_tokenizer_executor(
+    """:func:`truncate_list`, on LightRAG's tokenizer thread when the list is large."""
+    kept: list[Any] = await hops.run(
         truncate_list, list_data, key, separator, max_token_size, tokenizer
     )
     return kept
@@ -242,11 +244,16 @@ LIGHTRAG_STEPS: dict[tuple[Any, str], Any] = {
     (lightrag_utils, "_truncate_chunks_for_unified_context"): (
         lightrag_utils._truncate_chunks_for_unified_context
     ),
+    (lightrag_operate, "_attach_content_headings"): lightrag_operate._attach_content_headings,
+    (lightrag_utils, "run_in_tokenizer_executor"): lightrag_utils.run_in_tokenizer_executor,
 }
 OUR_STEPS: dict[tuple[Any, str], Any] = {
     (lightrag_operate, "atruncate_list_by_token_size"): atruncate_list,
     (lightrag_operate, "acount_tokens"): acount_tokens,
     (lightrag_utils, "_truncate_chunks_for_unified_context"): truncate_chunks,
+    (lightrag_operate, "_attach_content_headings"): attach_content_headings,
+    # process_chunks_unified's hop for truncate_chunks (LightRAG's other uses: unchanged).
+    (lightrag_utils, "run_in_tokenizer_executor"): hops.inline_for(truncate_chunks),
 }
 
 
