@@ -47,6 +47,9 @@ async def test_queries_per_minute_answers_429_with_retry_after(
     assert second.status_code == 429
     assert second.json()["error"]["code"] == "rate_limited"
     assert 1 <= int(second.headers["retry-after"]) <= 60
+    # The refused query gave its in-flight slot back (it takes one before the budget).
+    metrics = (await query_stack.client.get("/metrics")).text
+    assert re.search(r"^ragapi_queries_in_flight 0\.0$", metrics, re.MULTILINE), metrics
 
 
 async def test_in_flight_bounds_refuse_at_once_instead_of_queueing(

@@ -83,12 +83,21 @@ class QueryRunner:
         )
 
     async def admit(self, tenant: TenantContext) -> Ticket:
-        """Spend one unit of the tenant's queries/min, then take an in-flight slot."""
+        """Take an in-flight slot, then spend one unit of the tenant's queries/min.
+
+        The slot first: a full process refuses before any await, so refusals stay
+        immediate however busy the loop is, and cost no Redis round trip.
+        """
+        ticket = self.admission.acquire(tenant.tenant_id)
         effective = tenancy.resolve(self.settings, tenant)
-        await self.limiter.enforce(
-            f"{tenant.tenant_id}:queries", per_minute=effective.queries_per_minute
-        )
-        return self.admission.acquire(tenant.tenant_id)
+        try:
+            await self.limiter.enforce(
+                f"{tenant.tenant_id}:queries", per_minute=effective.queries_per_minute
+            )
+        except BaseException:
+            ticket.release()
+            raise
+        return ticket
 
     async def answer(
         self, tenant: TenantContext, question: Question, *, only_context: bool = False
