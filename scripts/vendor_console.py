@@ -88,7 +88,11 @@ def main() -> int:
     stale = []
     manifest = {}
     for name, version, integrity, wanted in PINS:
-        manifest[name] = {"version": version, "integrity": integrity, "files": sorted(wanted.values())}
+        manifest[name] = {
+            "version": version,
+            "integrity": integrity,
+            "files": sorted(wanted.values()),
+        }
         for target, data in _files(name, version, integrity, wanted).items():
             path = VENDOR / target
             if args.check:

@@ -76,7 +76,9 @@ def load_files(root: Traversable | None = None) -> dict[str, StaticFile]:
             suffix = "." + entry.name.rsplit(".", 1)[-1] if "." in entry.name else ""
             body = entry.read_bytes()
             media_type = _TYPES.get(suffix, "application/octet-stream")
-            found[name] = StaticFile(body, media_type, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+            found[name] = StaticFile(
+                body, media_type, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+            )
     return found
 
 

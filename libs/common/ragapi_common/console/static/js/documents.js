@@ -2,7 +2,6 @@
 import { call, events, getJson, upload } from "./api.js";
 import { $, bytes, confirmAction, h, showError, when } from "./dom.js";
 
-const PAGE_SIZE = 50;
 const PARALLEL = 3; // uploads + task streams at once: browsers allow 6 connections per origin
 const FINAL = new Set(["processed", "failed"]);
 const STEP = { queued: 55, parsing: 65, indexing: 80, processed: 100, failed: 100, deleting: 100 };
@@ -34,10 +33,12 @@ export function init() {
     enqueue(e.target.files);
     e.target.value = "";
   });
-  $("#status-filter").addEventListener("change", () => {
-    cursors = [null];
-    load();
-  });
+  for (const filter of ["#status-filter", "#page-size"]) {
+    $(filter).addEventListener("change", () => {
+      cursors = [null];
+      load();
+    });
+  }
   $("#docs-refresh").addEventListener("click", () => load());
   $("#docs-next").addEventListener("click", () => {
     const next = $("#docs-next").dataset.cursor;
@@ -117,7 +118,7 @@ async function follow(item, taskId, docId) {
 async function load() {
   clearTimeout(refreshTimer);
   if ($("#page-documents").hidden) return;
-  const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
+  const params = new URLSearchParams({ limit: $("#page-size").value });
   const status = $("#status-filter").value;
   if (status) params.set("status", status);
   const cursor = cursors[cursors.length - 1];
