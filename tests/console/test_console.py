@@ -286,3 +286,27 @@ def test_a_graph_of_2000_nodes_is_drawn(page: Page, stack: Stack, shots: Path) -
     page.get_by_role("button", name="Find").click()
     expect(page.locator("#graph-details .detail-title")).to_have_text("Entity 1999")
     page.screenshot(path=shots / "graph-2000.png")
+
+
+def test_api_errors_are_said_in_words(page: Page, stack: Stack) -> None:
+    page.goto(f"{stack.url}/console/")
+    said = page.evaluate(
+        """async () => {
+            const { explain } = await import("./js/api.js");
+            const invalid = { error: { message: "invalid fields",
+                details: [{ loc: ["body", "query"], msg: "Field required" }] } };
+            return [explain(429, null, "7"), explain(503, null, "2"), explain(422, invalid, null),
+                    explain(413, { error: { message: "over 10 MB" } }, null)];
+        }"""
+    )
+    assert said[0] == "Too many requests. Wait 7 s and try again."
+    assert said[1] == "A service the API needs is down for now. Wait 2 s and try again."
+    assert "body.query: Field required" in said[2]
+    assert "over 10 MB" in said[3]
+
+
+def test_no_key_reaches_the_logs(stack: Stack) -> None:
+    """After every test above: the keys typed into the console are in no log line."""
+    logs = (stack.work / "up.log").read_text() + (stack.work / "provider.log").read_text()
+    assert stack.tenant_key not in logs
+    assert stack.admin_token not in logs

@@ -32,6 +32,7 @@ class Stack:
     url: str
     admin_token: str
     tenant_key: str
+    work: Path  # up.log and provider.log
 
 
 def _provider(log: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -101,7 +102,7 @@ def running_stack(work: Path, **env_extra: str) -> Iterator[Stack]:
         banner = _banner(up)
         url = f"http://127.0.0.1:{port}"
         _wait_ready(url)
-        yield Stack(url, banner["admin token"], banner["default tenant API key"])
+        yield Stack(url, banner["admin token"], banner["default tenant API key"], work)
     finally:
         _stop(up)
         _stop(provider)

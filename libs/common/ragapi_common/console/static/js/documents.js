@@ -128,6 +128,7 @@ async function load() {
     page = await getJson("tenant", `/v1/documents?${params}`);
   } catch (error) {
     showError(error);
+    $("#docs-prev").disabled = $("#docs-next").disabled = true;
     return;
   }
   showError(null);
