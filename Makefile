@@ -7,7 +7,7 @@ WORKERS ?= 1
 STAMP   := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-huge fuzz check fmt bench bench-compare clean
+.PHONY: help install run test test-huge fuzz check fmt bench bench-compare console-screenshots clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -23,7 +23,8 @@ $(STAMP): pyproject.toml requirements.lock
 run: install ## run the whole stack on one port (ragapi up; WORKERS=2 for two processes)
 	$(BIN)/ragapi up --workers $(WORKERS)
 
-test: install ## run the test suite against real NATS, Redis and PostgreSQL
+test: install ## run the test suite against real NATS, Redis and PostgreSQL (and Chromium)
+	scripts/install-chromium.sh
 	$(BIN)/pytest -q -m "not huge" -n 4 --dist loadfile --durations=15
 
 test-huge: install ## the 60 and 100 MB end-to-end uploads (about 10 minutes)
@@ -37,6 +38,10 @@ check: install ## ruff format --check, ruff lint, mypy --strict
 
 fmt: install ## apply ruff format and autofixes
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+console-screenshots: install ## the console's browser tests, saving each page's screenshot to docs/console/
+	scripts/install-chromium.sh
+	RAGAPI_CONSOLE_SCREENSHOTS=docs/console $(BIN)/pytest -q tests/console
 
 bench: install ## run the benchmark harness (see benchmarks/README.md)
 	$(BIN)/python -m benchmarks.run

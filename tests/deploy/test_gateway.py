@@ -18,6 +18,7 @@ ROUTES = {
     "/v1/chat/completions": "query",
     "/v1/models": "query",
     "/v1/graph": "query",
+    "/console": "query",  # the web console's static files (docs/decisions/0014-console.md)
 }
 
 # Concrete requests of the contract and where they must land.
@@ -32,6 +33,8 @@ REQUESTS = {
     "/v1/chat/completions": "query",
     "/v1/models": "query",
     "/v1/graph": "query",
+    "/console/": "query",
+    "/console/js/main.js": "query",
 }
 
 
@@ -71,6 +74,7 @@ def test_unknown_paths_are_not_routed() -> None:
     ingress = one(overlay("prod"), "Ingress", "ragapi")
     assert _route(ingress, "/v1/documentsX") is None
     assert _route(ingress, "/admin") is None
+    assert _route(ingress, "/consoleX") is None
 
 
 @pytest.mark.parametrize("env", OVERLAYS)

@@ -70,7 +70,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         "query",
         "ragapi_query",
         "QuerySettings",
-        ("/v1/query", "/v1/chat/completions", "/v1/models", "/v1/graph"),
+        ("/v1/query", "/v1/chat/completions", "/v1/models", "/v1/graph", "/console"),
         uses_rag=True,
     ),
 )

@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 
 from ragapi_common.auth import TenantAuth
 from ragapi_common.bus import Bus
+from ragapi_common.console import console_routes
 from ragapi_common.contracts import subjects
 from ragapi_common.contracts.payloads import TenantEvent
 from ragapi_common.metrics import Metrics
@@ -93,7 +94,7 @@ def create_app(
 
     return build_app(
         service=settings.service_name,
-        routes=list(routes.routes()),
+        routes=[*routes.routes(), *console_routes()],
         lifespan=lifespan,
         metrics=metrics,
         readiness=dependency_checks(bus_slot, redis_slot),
