@@ -19,6 +19,12 @@ ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 BASE = K8S / "base"
 OVERLAYS = ("dev", "prod")
+#: Every overlay directory, the variants (dev-qdrant ...) included.
+ALL_OVERLAYS = tuple(
+    sorted(p.name for p in (K8S / "overlays").iterdir() if (p / "kustomization.yaml").exists())
+)
+#: Kustomize components an overlay may add (rendered through the overlays that use them).
+COMPONENTS = tuple(sorted(p.parent for p in (K8S / "components").glob("*/kustomization.yaml")))
 SERVICES = ("tenants", "ingest", "ocr", "query")
 SCALED = ("ingest", "ocr", "query")
 
