@@ -17,13 +17,14 @@ from tests.deploy.manifests import (
     K8S,
     OVERLAYS,
     SERVICES,
-    Obj,
+    config_files,
     container,
     container_env,
     of_kind,
     one,
     overlay,
     secret_data,
+    server_environment,
 )
 from tests.support.servers import nats_server_binary
 
@@ -58,30 +59,6 @@ def test_each_service_connects_as_its_own_user(env: str) -> None:
         assert len(set(passwords.values())) == len(SERVICES)
 
 
-def _config_directory(objs: tuple[Obj, ...], pod: Obj, path: str) -> dict[str, str]:
-    """The files of the directory that holds ``path`` in the pod: ConfigMaps mounted there,
-    one or several (a projected volume)."""
-    box = container({"spec": {"template": {"spec": pod}}})
-    (mount,) = [m for m in box["volumeMounts"] if path.startswith(m["mountPath"] + "/")]
-    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
-    sources = volume["projected"]["sources"] if "projected" in volume else [volume]
-    config_maps = of_kind(objs, "ConfigMap")
-    files: dict[str, str] = {}
-    for source in sources:
-        files |= config_maps[source["configMap"]["name"]]["data"]
-    return files
-
-
-def _server_environment(objs: tuple[Obj, ...], env: str, box: Obj, pod_name: str) -> dict[str, str]:
-    (source,) = [e["secretRef"]["name"] for e in box["envFrom"]]
-    secret = secret_data(objs, env, source if env == "prod" else source.rsplit("-", 1)[0])
-    if env == "dev":
-        assert source in of_kind(objs, "Secret")
-    fields = {"metadata.name": pod_name}
-    own = {e["name"]: fields[e["valueFrom"]["fieldRef"]["fieldPath"]] for e in box.get("env", [])}
-    return secret | own
-
-
 @pytest.mark.parametrize("env", OVERLAYS)
 def test_the_nats_servers_load_the_users_with_their_passwords(env: str, tmp_path: Path) -> None:
     objs = overlay(env)
@@ -89,9 +66,9 @@ def test_the_nats_servers_load_the_users_with_their_passwords(env: str, tmp_path
     box = container({"spec": {"template": {"spec": pod}}})
     args = box["args"]
     path = args[args.index("--config") + 1]
-    files = _config_directory(objs, pod, path)
+    files = config_files(objs, pod, path)
     assert files["nats-auth.conf"] == kubernetes_config()
-    environment = _server_environment(objs, env, box, "nats-0")
+    environment = server_environment(objs, env, box, "nats-0")
     assert set(re.findall(r"password: \$(\w+)", files["nats-auth.conf"])) <= set(environment)
     for name, text in files.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
