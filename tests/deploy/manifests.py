@@ -19,6 +19,12 @@ ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 BASE = K8S / "base"
 OVERLAYS = ("dev", "prod")
+#: Every overlay directory, the variants (dev-qdrant ...) included.
+ALL_OVERLAYS = tuple(
+    sorted(p.name for p in (K8S / "overlays").iterdir() if (p / "kustomization.yaml").exists())
+)
+#: Kustomize components an overlay may add (rendered through the overlays that use them).
+COMPONENTS = tuple(sorted(p.parent for p in (K8S / "components").glob("*/kustomization.yaml")))
 SERVICES = ("tenants", "ingest", "ocr", "query")
 SCALED = ("ingest", "ocr", "query")
 
@@ -88,6 +94,20 @@ def pod_templates(objs: tuple[Obj, ...]) -> dict[str, Obj]:
     }
 
 
+def config_files(objs: tuple[Obj, ...], pod: Obj, path: str) -> dict[str, str]:
+    """The files of the directory that holds ``path`` in pod spec ``pod``: the ConfigMaps
+    mounted there, one or several (a projected volume)."""
+    (box,) = pod["containers"]
+    (mount,) = [m for m in box["volumeMounts"] if path.startswith(m["mountPath"] + "/")]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    sources = volume["projected"]["sources"] if "projected" in volume else [volume]
+    config_maps = of_kind(objs, "ConfigMap")
+    files: dict[str, str] = {}
+    for source in sources:
+        files |= config_maps[source["configMap"]["name"]]["data"]
+    return files
+
+
 #: Secrets made outside git in prod, and the file documenting their keys there.
 EXAMPLES = {"ragapi-secrets": "secrets.example.env", "ragapi-nats-users": "nats-users.example.env"}
 
@@ -136,3 +156,14 @@ def _named(obj: Obj, prefix: str) -> bool:
     """Generated names carry a hash suffix (``ragapi-config-7f9c...``)."""
     name = str(obj["metadata"]["name"])
     return name == prefix or name.rsplit("-", 1)[0] == prefix
+
+
+def server_environment(objs: tuple[Obj, ...], env: str, box: Obj, pod_name: str) -> dict[str, str]:
+    """The environment of a NATS server container: its Secret's passwords, its own fields."""
+    (source,) = [e["secretRef"]["name"] for e in box["envFrom"]]
+    secret = secret_data(objs, env, source if env == "prod" else source.rsplit("-", 1)[0])
+    if env == "dev":
+        assert source in of_kind(objs, "Secret")
+    fields = {"metadata.name": pod_name}
+    own = {e["name"]: fields[e["valueFrom"]["fieldRef"]["fieldPath"]] for e in box.get("env", [])}
+    return secret | own

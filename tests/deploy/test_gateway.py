@@ -6,7 +6,16 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.deploy.manifests import OVERLAYS, Obj, config_data, container, of_kind, one, overlay
+from tests.deploy.manifests import (
+    OVERLAYS,
+    Obj,
+    config_data,
+    container,
+    of_kind,
+    one,
+    overlay,
+    selects,
+)
 
 # shared/API.md: which service owns which prefix.
 ROUTES = {
@@ -108,20 +117,33 @@ def test_prod_serves_one_tls_host() -> None:
     assert tls["hosts"] == [rule["host"]]
 
 
-def test_dev_runs_its_dependencies_where_the_urls_point() -> None:
-    objs = overlay("dev")
-    data = config_data(objs, "dev")
+# What each overlay runs in its namespace, and the setting that points the services there.
+IN_NAMESPACE = {
+    "dev": ("RAGAPI_NATS_URL", "RAGAPI_REDIS_URL", "RAGAPI_POSTGRES_DSN"),
+    "prod": ("RAGAPI_NATS_URL",),  # Redis and PostgreSQL are managed outside
+}
+
+
+@pytest.mark.parametrize("env", OVERLAYS)
+def test_the_dependencies_run_where_the_urls_point(env: str) -> None:
+    objs = overlay(env)
+    data = config_data(objs, env)
     services = of_kind(objs, "Service")
     sets = of_kind(objs, "StatefulSet")
-    for key in ("RAGAPI_NATS_URL", "RAGAPI_REDIS_URL", "RAGAPI_POSTGRES_DSN"):
+    for key in IN_NAMESPACE[env]:
         url = urlsplit(data[key])
         assert url.hostname in services, key
-        assert url.port in {p["port"] for p in services[url.hostname]["spec"]["ports"]}, key
+        service = services[url.hostname]
+        assert url.port in {p["port"] for p in service["spec"]["ports"]}, key
         assert url.hostname in sets, f"{key}: nothing runs {url.hostname}"
+        labels = sets[url.hostname]["spec"]["template"]["metadata"]["labels"]
+        assert selects(service["spec"]["selector"], labels), key
         assert sets[url.hostname]["spec"]["volumeClaimTemplates"], f"{url.hostname} keeps no data"
+    assert set(sets) == {urlsplit(data[key]).hostname for key in IN_NAMESPACE[env]}
     nats = sets["nats"]["spec"]["template"]["spec"]["containers"][0]
-    assert "--jetstream" in nats["args"]
+    assert "--jetstream" in nats["args"] or "jetstream" in _nats_config(objs)
 
 
-def test_prod_runs_no_dependencies() -> None:
-    assert not of_kind(overlay("prod"), "StatefulSet")
+def _nats_config(objs: tuple[Obj, ...]) -> str:
+    (config,) = [o for o in objs if o["kind"] == "ConfigMap" and "nats.conf" in o.get("data", {})]
+    return str(config["data"]["nats.conf"])

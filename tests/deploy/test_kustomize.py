@@ -8,13 +8,22 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.manifests import BASE, K8S, OVERLAYS, load_yaml, overlay, render
+from tests.deploy.manifests import (
+    ALL_OVERLAYS,
+    BASE,
+    COMPONENTS,
+    K8S,
+    load_yaml,
+    overlay,
+    render,
+)
 
-KUSTOMIZATIONS = [BASE, *(K8S / "overlays" / env for env in OVERLAYS)]
+OVERLAY_DIRS = [K8S / "overlays" / env for env in ALL_OVERLAYS]
+KUSTOMIZATIONS = [BASE, *OVERLAY_DIRS]
 
 
 def _listed_files(kustomization: dict[str, Any]) -> list[str]:
-    files = [entry for entry in kustomization.get("resources", [])]
+    files = [*kustomization.get("resources", []), *kustomization.get("components", [])]
     files += [p["path"] for p in kustomization.get("patches", []) if "path" in p]
     for generator in ("configMapGenerator", "secretGenerator"):
         for entry in kustomization.get(generator, []):
@@ -22,7 +31,7 @@ def _listed_files(kustomization: dict[str, Any]) -> list[str]:
     return files
 
 
-@pytest.mark.parametrize("directory", KUSTOMIZATIONS, ids=lambda d: d.name)
+@pytest.mark.parametrize("directory", [*KUSTOMIZATIONS, *COMPONENTS], ids=lambda d: d.name)
 def test_every_listed_file_exists_and_parses(directory: Path) -> None:
     (kustomization,) = load_yaml(directory / "kustomization.yaml")
     listed = _listed_files(kustomization)
@@ -42,7 +51,7 @@ def test_every_listed_file_exists_and_parses(directory: Path) -> None:
             assert {"apiVersion", "kind", "metadata"} <= doc.keys(), f"{entry}: {doc}"
 
 
-@pytest.mark.parametrize("directory", KUSTOMIZATIONS, ids=lambda d: d.name)
+@pytest.mark.parametrize("directory", [*KUSTOMIZATIONS, *COMPONENTS], ids=lambda d: d.name)
 def test_no_yaml_file_is_left_out(directory: Path) -> None:
     """A manifest beside a kustomization that it does not list is never applied."""
     (kustomization,) = load_yaml(directory / "kustomization.yaml")
@@ -51,7 +60,7 @@ def test_no_yaml_file_is_left_out(directory: Path) -> None:
         assert path.name == "kustomization.yaml" or path.resolve() in listed, path.name
 
 
-@pytest.mark.parametrize("env", OVERLAYS)
+@pytest.mark.parametrize("env", ALL_OVERLAYS)
 def test_overlay_renders_into_its_own_namespace(env: str) -> None:
     objs = overlay(env)
     (namespace,) = [o for o in objs if o["kind"] == "Namespace"]
@@ -68,18 +77,46 @@ def _matches(obj: dict[str, Any], target: dict[str, Any]) -> bool:
     if "name" in target and obj["metadata"]["name"] != target["name"]:
         return False
     labels = obj["metadata"].get("labels", {})
-    for term in filter(None, target.get("labelSelector", "").split(",")):
+    selector = target.get("labelSelector", "")
+    if " in (" in selector:  # `key in (a,b)`, the one set-based form the tree uses
+        key, _, values = selector.partition(" in (")
+        return labels.get(key) in values.rstrip(")").split(",")
+    for term in filter(None, selector.split(",")):
         key, _, value = term.partition("=")
         if labels.get(key) != value:
             return False
     return True
 
 
-@pytest.mark.parametrize("directory", KUSTOMIZATIONS, ids=lambda d: d.name)
+def _users(component: Path) -> list[Path]:
+    """The overlays that list ``component``."""
+    return [
+        directory
+        for directory in OVERLAY_DIRS
+        for entry in load_yaml(directory / "kustomization.yaml")[0].get("components", [])
+        if (directory / entry).resolve() == component.resolve()
+    ]
+
+
+@pytest.mark.parametrize("component", COMPONENTS, ids=lambda d: d.name)
+def test_every_component_is_used_by_an_overlay(component: Path) -> None:
+    """A component no overlay lists is never rendered, validated or checked."""
+    (kustomization,) = load_yaml(component / "kustomization.yaml")
+    assert kustomization["kind"] == "Component"
+    assert _users(component), f"no overlay lists components/{component.name}"
+
+
+@pytest.mark.parametrize("directory", [*KUSTOMIZATIONS, *COMPONENTS], ids=lambda d: d.name)
 def test_every_patch_targets_an_existing_object(directory: Path) -> None:
-    """kustomize silently ignores a patch whose target matches nothing; we don't."""
+    """kustomize silently ignores a patch whose target matches nothing; we don't.
+    A component's patches are checked in the render of each overlay that lists it."""
     (kustomization,) = load_yaml(directory / "kustomization.yaml")
-    objs = render(directory)
+    users = _users(directory) if directory in COMPONENTS else [directory]
+    for objs in map(render, users):
+        _check_patch_targets(directory, kustomization, objs)
+
+
+def _check_patch_targets(directory: Path, kustomization: dict[str, Any], objs: Any) -> None:
     for patch in kustomization.get("patches", []):
         target = dict(patch.get("target", {}))
         if not target:

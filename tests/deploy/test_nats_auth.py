@@ -1,11 +1,13 @@
 """NATS users in the cluster: each service its own user and password (from the
-``ragapi-nats-users`` Secret), the dev NATS server defining exactly the users and permissions
-of ``contracts/access.py``, and no password in a ConfigMap."""
+``ragapi-nats-users`` Secret), the NATS servers of each overlay (dev's single server, prod's
+three-server cluster) defining exactly the users and permissions of ``contracts/access.py``,
+and no password in a ConfigMap."""
 
 from __future__ import annotations
 
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -15,22 +17,24 @@ from tests.deploy.manifests import (
     K8S,
     OVERLAYS,
     SERVICES,
+    config_files,
     container,
     container_env,
     of_kind,
     one,
     overlay,
     secret_data,
+    server_environment,
 )
 from tests.support.servers import nats_server_binary
 
-DEV_CONFIG = K8S / "overlays" / "dev" / "nats-auth.conf"
+AUTH_CONFIG = K8S / "components" / "nats-auth" / "nats-auth.conf"
 
 
 def test_the_dev_config_is_rendered_from_the_access_rules() -> None:
     """After a change of contracts/access.py, regenerate it:
-    ``python -m ragapi_cli.nats_auth --k8s > deploy/k8s/overlays/dev/nats-auth.conf``."""
-    assert DEV_CONFIG.read_text(encoding="utf-8") == kubernetes_config()
+    ``python -m ragapi_cli.nats_auth --k8s > deploy/k8s/components/nats-auth/nats-auth.conf``."""
+    assert AUTH_CONFIG.read_text(encoding="utf-8") == kubernetes_config()
 
 
 @pytest.mark.parametrize("env", OVERLAYS)
@@ -55,29 +59,25 @@ def test_each_service_connects_as_its_own_user(env: str) -> None:
         assert len(set(passwords.values())) == len(SERVICES)
 
 
-def test_the_dev_nats_server_loads_the_users_with_their_passwords() -> None:
-    objs = overlay("dev")
-    nats = one(objs, "StatefulSet", "nats")["spec"]["template"]["spec"]
-    box = container({"spec": {"template": {"spec": nats}}})
+@pytest.mark.parametrize("env", OVERLAYS)
+def test_the_nats_servers_load_the_users_with_their_passwords(env: str, tmp_path: Path) -> None:
+    objs = overlay(env)
+    pod = one(objs, "StatefulSet", "nats")["spec"]["template"]["spec"]
+    box = container({"spec": {"template": {"spec": pod}}})
     args = box["args"]
     path = args[args.index("--config") + 1]
-    (mount,) = [m for m in box["volumeMounts"] if path.startswith(m["mountPath"] + "/")]
-    (volume,) = [v for v in nats["volumes"] if v["name"] == mount["name"]]
-    config_map = of_kind(objs, "ConfigMap")[volume["configMap"]["name"]]
-    config = config_map["data"][path.rsplit("/", 1)[1]]
-    assert config == kubernetes_config()
-
-    (source,) = [e["secretRef"]["name"] for e in box["envFrom"]]
-    secret = secret_data(objs, "dev", source.rsplit("-", 1)[0])
-    assert source in of_kind(objs, "Secret")
-    assert set(re.findall(r"password: \$(\w+)", config)) == set(secret)
-    # The real server accepts the config with those passwords in its environment.
+    files = config_files(objs, pod, path)
+    assert files["nats-auth.conf"] == kubernetes_config()
+    environment = server_environment(objs, env, box, "nats-0")
+    assert set(re.findall(r"password: \$(\w+)", files["nats-auth.conf"])) <= set(environment)
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    # The real server accepts the config (and what it includes) with that environment.
     done = subprocess.run(
-        [nats_server_binary(), "-c", "/dev/stdin", "-t"],
-        input=config,
+        [nats_server_binary(), "-c", str(tmp_path / path.rsplit("/", 1)[1]), "-t"],
         capture_output=True,
         text=True,
-        env=secret,
+        env=environment,
         timeout=30,
         check=False,
     )

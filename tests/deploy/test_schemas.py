@@ -6,11 +6,11 @@ from __future__ import annotations
 import kubernetes_validate
 import pytest
 
-from tests.deploy.manifests import BASE, K8S, OVERLAYS, render
+from tests.deploy.manifests import ALL_OVERLAYS, BASE, K8S, render
 
 OLDEST_SUPPORTED = "1.30.0"
 VERSIONS = (OLDEST_SUPPORTED, kubernetes_validate.latest_version())
-TREES = [BASE, *(K8S / "overlays" / env for env in OVERLAYS)]
+TREES = [BASE, *(K8S / "overlays" / env for env in ALL_OVERLAYS)]
 
 
 @pytest.mark.parametrize("version", VERSIONS)

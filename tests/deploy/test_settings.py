@@ -9,8 +9,9 @@ import pytest
 
 from ragapi_cli.services import spec_of
 from ragapi_cli.settings import CliSettings
+from ragapi_common import tracing
 from tests.deploy.manifests import (
-    OVERLAYS,
+    ALL_OVERLAYS,
     SERVICES,
     config_data,
     container,
@@ -19,7 +20,7 @@ from tests.deploy.manifests import (
     overlay,
 )
 
-CASES = [(env, svc) for env in OVERLAYS for svc in SERVICES]
+CASES = [(env, svc) for env in ALL_OVERLAYS for svc in SERVICES]
 # Read by the runtime, not by our settings.
 NOT_OURS = {"HOME", "XDG_CACHE_HOME"}
 
@@ -65,3 +66,37 @@ def test_the_service_starts_with_its_pod_environment(
     assert settings.nats_user == svc
     assert settings.nats_password.get_secret_value()
     assert "@" not in settings.nats_url
+    if settings.vector_store == "qdrant" and svc in ("ingest", "query"):
+        # The services that keep vectors reach the in-namespace server with its key.
+        assert settings.qdrant_url == "http://qdrant:6333"
+        assert settings.qdrant_api_key.get_secret_value()
+
+
+def _otel(env: str) -> dict[str, str]:
+    (config,) = [
+        o
+        for o in overlay(env)
+        if o["kind"] == "ConfigMap" and o["metadata"]["name"].rsplit("-", 1)[0] == "ragapi-otel"
+    ]
+    return dict(config["data"])
+
+
+@pytest.mark.parametrize("env", ALL_OVERLAYS)
+def test_the_otel_variables_are_what_the_tracing_adapter_reads(
+    env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The base leaves tracing off; prod turns it on with an OTLP/HTTP collector."""
+    variables = _otel(env)
+    assert all(key.startswith("OTEL_") for key in variables)
+    for key in [k for k in os.environ if k.startswith("OTEL_")]:
+        monkeypatch.delenv(key)
+    for key, value in variables.items():
+        monkeypatch.setenv(key, value)
+    exporter = tracing._exporter_from(os.environ)
+    if env != "prod":
+        assert exporter is None
+        return
+    assert exporter is not None
+    endpoint = variables["OTEL_EXPORTER_OTLP_ENDPOINT"]
+    assert exporter._endpoint == endpoint + "/v1/traces"
+    exporter.shutdown()

@@ -112,6 +112,7 @@ def kubernetes_config() -> str:
 if __name__ == "__main__":  # pragma: no cover - a maintenance command
     if sys.argv[1:] != ["--k8s"]:
         sys.exit(
-            "usage: python -m ragapi_cli.nats_auth --k8s > deploy/k8s/overlays/dev/nats-auth.conf"
+            "usage: python -m ragapi_cli.nats_auth --k8s"
+            " > deploy/k8s/components/nats-auth/nats-auth.conf"
         )
     sys.stdout.write(kubernetes_config())

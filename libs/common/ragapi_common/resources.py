@@ -50,6 +50,7 @@ async def open_resources(settings: CommonSettings, metrics: Metrics) -> AsyncIte
             password=settings.nats_password.get_secret_value(),
             timeout_s=settings.nats_timeout_s,
             unavailable=unavailable,
+            replicas=settings.nats_replicas,
         )
         stack.push_async_callback(bus.close)
         lag = LoopLagMonitor(metrics, settings.loop_lag_interval_s)

@@ -32,6 +32,9 @@ class CommonSettings(BaseSettings):
     # load (~1 s measured): 0.5 s failed healthy requests.
     redis_timeout_s: float = Field(default=2.0, gt=0)
     nats_timeout_s: float = Field(default=2.0, gt=0)
+    # JetStream replicas of the job stream and the file bucket: 3 on a three-server cluster
+    # (deploy/k8s/components/nats-cluster), so a lost server loses no job and no file.
+    nats_replicas: int = Field(default=1, ge=1, le=5)
     admin_token: SecretStr = SecretStr("")
     secret_key: SecretStr = SecretStr("")
     data_dir: Path = Path("data")

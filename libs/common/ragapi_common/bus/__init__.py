@@ -93,7 +93,7 @@ class Bus:
         self,
         client: Client,
         *,
-        job_stream_replicas: int = 1,
+        replicas: int = 1,
         timeout_s: float = 2.0,
         unavailable: Unavailable | None = None,
         connection: ConnectionLog | None = None,
@@ -102,9 +102,9 @@ class Bus:
         self.connection = connection or ConnectionLog("")
         # Every JetStream API call, publish acknowledgement and object-store call.
         self.js: JetStreamContext = client.jetstream(timeout=timeout_s)
-        self.files = FileStore(self.js, subjects.FILES_BUCKET, client)
+        self.files = FileStore(self.js, subjects.FILES_BUCKET, client, replicas)
         self.unavailable: Unavailable = unavailable or jobs.nats_unavailable
-        self._replicas = job_stream_replicas
+        self._replicas = replicas
         self._services: list[Service] = []
 
     @classmethod
@@ -117,6 +117,7 @@ class Bus:
         password: str = "",
         timeout_s: float = 2.0,
         unavailable: Unavailable | None = None,
+        replicas: int = 1,
     ) -> Bus:
         """Connect (retrying while the server comes up) and declare the streams.
 
@@ -124,7 +125,8 @@ class Bus:
         its NATS permissions let it subscribe to (:mod:`..contracts.access`).
         ``timeout_s`` bounds each JetStream call (API, publish acknowledgement, object
         store); ``unavailable`` says which errors are outages of any dependency (NATS's
-        own when not given).
+        own when not given); ``replicas``: the servers that keep each job and file
+        (JetStream stream replicas, at most the cluster's size).
         """
         auth: dict[str, Any] = {}
         if user:
@@ -145,7 +147,9 @@ class Bus:
             where = _without_credentials(url)
             raise DependencyUnavailable(f"NATS at {where} is unreachable: {exc}") from exc
         logs.client = client
-        bus = cls(client, timeout_s=timeout_s, unavailable=unavailable, connection=logs)
+        bus = cls(
+            client, replicas=replicas, timeout_s=timeout_s, unavailable=unavailable, connection=logs
+        )
         await bus.ensure_streams()
         return bus
 

@@ -41,8 +41,11 @@ _DIGEST_PREFIX = "sha-256="
 class FileStore:
     """One object-store bucket."""
 
-    def __init__(self, js: JetStreamContext, bucket: str, client: Client) -> None:
+    def __init__(
+        self, js: JetStreamContext, bucket: str, client: Client, replicas: int = 1
+    ) -> None:
         self.js = js
+        self.replicas = replicas
         self.client = client
         self.bucket = bucket
         self.stream = f"OBJ_{bucket}"
@@ -54,8 +57,16 @@ class FileStore:
         except nats.js.errors.BucketNotFoundError:
             self._store = await self.js.create_object_store(
                 self.bucket,
-                config=nats.js.api.ObjectStoreConfig(storage=nats.js.api.StorageType.FILE),
+                config=nats.js.api.ObjectStoreConfig(
+                    storage=nats.js.api.StorageType.FILE, replicas=self.replicas
+                ),
             )
+            return
+        # A bucket made with other replicas (before a move to a cluster) is scaled to these.
+        config = (await self.js.stream_info(self.stream)).config
+        if config.num_replicas != self.replicas:
+            config.num_replicas = self.replicas
+            await self.js.update_stream(config)
 
     @property
     def store(self) -> ObjectStore:

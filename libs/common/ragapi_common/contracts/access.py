@@ -7,8 +7,8 @@ durable consumers and their acks, the object store. ``debug`` may only watch
 events (``nats sub 'ragapi.events.>'``) and publish nothing.
 
 Both server configs are rendered from this module: ``ragapi up``'s generated one
-and the Kubernetes one (``deploy/k8s/overlays/dev/nats-auth.conf``, checked by the
-deploy tests), so the permissions cannot drift from the subjects.
+and the Kubernetes one (``deploy/k8s/components/nats-auth/nats-auth.conf``, checked
+by the deploy tests), so the permissions cannot drift from the subjects.
 """
 
 from __future__ import annotations
