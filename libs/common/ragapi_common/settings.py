@@ -48,6 +48,10 @@ class CommonSettings(BaseSettings):
     qdrant_prefer_grpc: bool = False
     # The postgres profile's per-tenant write lock in Redis: freed this long after a crash.
     index_lock_ttl_s: float = Field(default=30.0, gt=0)
+    # It goes back between groups of inserts: a group takes this many documents, or new ones
+    # for this long, then the next replica waiting for the tenant writes (decision 0602).
+    index_group_docs: int = Field(default=32, ge=1)
+    index_group_s: float = Field(default=60.0, gt=0)
     # Documents of one tenant indexed at once by one process: LightRAG's max_parallel_insert
     # and the ingest workers' per-tenant slots (docs/decisions/0301).
     index_tenant_limit: int = Field(default=8, ge=1)

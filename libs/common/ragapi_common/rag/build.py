@@ -22,6 +22,7 @@ from .commits import GroupCommit
 from .marker import ensure_embedder
 from .tenant import Capabilities, LightRagTenant
 from .tokenizer import OfflineTokenizer
+from .writes import GroupBounds
 
 #: ``(tenant_id, effective config) -> the embedder its index uses``
 EmbedderFor = Callable[[str, Effective], Embedder]
@@ -106,9 +107,10 @@ async def build_tenant(
     if settings.vector_store == "qdrant":
         kwargs["vector_storage"] = await _qdrant_storage(settings)
     index_lock = locks.in_process()
-    commits = None
+    commits, groups = None, GroupBounds()
     if settings.storage_profile == "postgres":
         index_lock = _redis_lock(settings, models, tenant_id)
+        groups = GroupBounds(settings.index_group_docs, settings.index_group_s)
         rag = await _open_postgres(settings, tenant_id, embedder, kwargs)
     else:
         await ensure_embedder(settings.tenants_dir / tenant_id, embedder.id, embedder.dim)
@@ -126,7 +128,9 @@ async def build_tenant(
         default_top_k=effective.top_k,
         vlm=effective.vlm.configured,
     )
-    return LightRagTenant(tenant_id, rag, capabilities, index_lock=index_lock, commits=commits)
+    return LightRagTenant(
+        tenant_id, rag, capabilities, index_lock=index_lock, commits=commits, groups=groups
+    )
 
 
 async def _open(kwargs: dict[str, Any]) -> LightRAG:
