@@ -37,8 +37,12 @@ class CommonSettings(BaseSettings):
     data_dir: Path = Path("data")
     storage_profile: Literal["local", "postgres"] = "local"
     postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/postgres"
-    # One asyncpg pool per process, shared by every tenant's storages.
+    # One asyncpg pool per process, shared by every tenant's storages. The deployment's pools
+    # must fit: processes x max_connections <= the server's max_connections - its reserved
+    # connections - reserved_connections here; checked when the pool opens (decision 0603).
     postgres_max_connections: int = Field(default=20, gt=0)
+    postgres_processes: int = Field(default=1, ge=1)
+    postgres_reserved_connections: int = Field(default=10, ge=0)
     # Vectors in Qdrant instead of the profile's store (docs/decisions/0601): a server URL,
     # or ":memory:" / "path:<dir>" for qdrant-client's in-process local mode (tests, laptops).
     vector_store: Literal["profile", "qdrant"] = "profile"

@@ -20,6 +20,7 @@ from . import functions, locks, multimodal
 from ._lightrag import STORAGES, LightRAG
 from .commits import GroupCommit
 from .marker import ensure_embedder
+from .pg_budget import Planned
 from .tenant import Capabilities, LightRagTenant
 from .tokenizer import OfflineTokenizer
 from .writes import GroupBounds
@@ -152,8 +153,9 @@ async def _open_postgres(
     from . import postgres  # asyncpg and LightRAG's PG module: only where the profile runs
 
     postgres.configure(
-        settings.postgres_dsn, settings.postgres_max_connections, kwargs["vector_storage"]
-    )
+        settings.postgres_dsn, settings.postgres_max_connections, kwargs["vector_storage"],
+        _planned(settings),
+    )  # fmt: skip
     kwargs["embedding_func"] = postgres.table_safe(kwargs["embedding_func"])
     async with postgres.pool_reference() as db:
         await postgres.ensure_embedder(db, tenant_id, embedder.id, embedder.dim)
@@ -166,6 +168,14 @@ async def _qdrant_storage(settings: CommonSettings) -> str:
     storage = await asyncio.to_thread(importlib.import_module, f"{__package__}.qdrant_storage")
     storage.qdrant.configure(storage.qdrant.config_of(settings))
     return str(storage.NAME)
+
+
+def _planned(settings: CommonSettings) -> Planned:
+    return Planned(
+        processes=settings.postgres_processes,
+        pool=settings.postgres_max_connections,
+        reserve=settings.postgres_reserved_connections,
+    )
 
 
 def _redis_lock(settings: CommonSettings, models: Models, tenant_id: str) -> locks.IndexLock:
@@ -193,7 +203,9 @@ async def drop_stored(settings: CommonSettings, models: Models, tenant_id: str) 
         return
     from . import postgres
 
-    postgres.configure(settings.postgres_dsn, settings.postgres_max_connections, vectors)
+    postgres.configure(
+        settings.postgres_dsn, settings.postgres_max_connections, vectors, _planned(settings)
+    )
     async with _redis_lock(settings, models, tenant_id)():
         await postgres.drop_workspace(tenant_id)
 
