@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ragapi_common.rag._lightrag import shared_storage
-from ragapi_common.rag.writes import WriteGate
+from ragapi_common.rag.writes import GroupBounds, WriteGate
 
 WORKSPACE = "write-gate-test"
 
@@ -122,3 +122,34 @@ async def test_a_cancelled_last_insert_stops_the_run_then_gives_the_outer_lock_b
     assert [t for t in asyncio.all_tasks() if t.get_name() == "lightrag-pipeline"] == []
     async with asyncio.timeout(5), gate:
         assert pipeline.statuses == {"d0": "pending"}  # its next insert replaces it
+
+
+async def test_a_bounded_group_takes_no_more_inserts_and_the_next_group_takes_the_lock_again() -> (
+    None
+):
+    pipeline, outer = Pipeline(), Outer()
+    gate = WriteGate(pipeline, bounds=GroupBounds(docs=2))  # type: ignore[arg-type]
+    inserts = [asyncio.create_task(insert(gate, pipeline, outer, f"d{i}")) for i in range(3)]
+    await asyncio.sleep(0.1)
+    assert gate.inserting == 2  # the third waits for the next group
+    assert "d2" not in pipeline.statuses
+    pipeline.finish.set()
+    await asyncio.gather(*inserts)
+    assert outer.events == ["in", "out", "in", "out"]  # the lock went back between the groups
+    assert pipeline.runs == 2
+
+
+async def test_a_group_takes_new_inserts_only_for_its_time_bound() -> None:
+    pipeline, outer = Pipeline(), Outer()
+    gate = WriteGate(pipeline, bounds=GroupBounds(seconds=0.2))  # type: ignore[arg-type]
+    first = asyncio.create_task(insert(gate, pipeline, outer, "d0"))
+    early = asyncio.create_task(insert(gate, pipeline, outer, "d1"))
+    await asyncio.sleep(0.05)
+    assert gate.inserting == 2
+    await asyncio.sleep(0.3)
+    late = asyncio.create_task(insert(gate, pipeline, outer, "d2"))
+    await asyncio.sleep(0.05)
+    assert gate.inserting == 2  # the group is closed to it; it waits for the lock to go back
+    pipeline.finish.set()
+    await asyncio.gather(first, early, late)
+    assert outer.events == ["in", "out", "in", "out"]

@@ -85,3 +85,41 @@ async def test_other_tenants_do_not_wait(redis: Redis) -> None:
 async def _enter(lock: RedisIndexLock) -> None:
     async with lock():
         pass
+
+
+async def test_a_holder_asking_again_at_once_lets_a_waiting_replica_in_first(redis: Redis) -> None:
+    holder = RedisIndexLock(redis, "tenant-e", poll_s=0.02)
+    waiter = RedisIndexLock(redis, "tenant-e", poll_s=0.02)
+    order: list[str] = []
+
+    async def wait_for_it() -> None:
+        async with waiter():
+            order.append("waiter")
+
+    async with asyncio.timeout(15):
+        async with holder():
+            waiting = asyncio.create_task(wait_for_it())
+            await _until_waiting(redis, waiter)
+        async with holder():  # the next group of this replica, asked for at once
+            order.append("holder again")
+        await waiting
+    assert order == ["waiter", "holder again"]
+    assert not await redis.exists(holder.key, holder.waiters_key)
+
+
+async def test_with_nobody_waiting_the_holder_takes_it_again_at_once(redis: Redis) -> None:
+    lock = RedisIndexLock(redis, "tenant-f", poll_s=1.0)
+    async with asyncio.timeout(15):
+        async with lock():
+            pass
+        await asyncio.wait_for(_enter(lock), 0.5)  # no step aside: it did not poll
+    assert not await redis.exists(lock.handoff_key)
+
+
+async def _until_waiting(redis: Redis, lock: RedisIndexLock) -> None:
+    """Until ``lock``'s owner is listed as waiting (it polls; so does this)."""
+    for _ in range(1000):
+        if await redis.zscore(lock.waiters_key, lock.owner):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the waiter never said it waits")

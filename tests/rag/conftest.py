@@ -89,3 +89,8 @@ def tenant_for(fake: FakeProvider) -> TenantFor:
         )
 
     return make
+
+
+def staged_files(root: Path) -> list[Path]:
+    """Files or directories of a ragapi document (``"name (doc-id)..."``) under ``root``."""
+    return [path for path in root.rglob("*") if "(doc-" in path.name]

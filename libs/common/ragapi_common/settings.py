@@ -40,8 +40,12 @@ class CommonSettings(BaseSettings):
     data_dir: Path = Path("data")
     storage_profile: Literal["local", "postgres"] = "local"
     postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/postgres"
-    # One asyncpg pool per process, shared by every tenant's storages.
+    # One asyncpg pool per process, shared by every tenant's storages. The deployment's pools
+    # must fit: processes x max_connections <= the server's max_connections - its reserved
+    # connections - reserved_connections here; checked when the pool opens (decision 0603).
     postgres_max_connections: int = Field(default=20, gt=0)
+    postgres_processes: int = Field(default=1, ge=1)
+    postgres_reserved_connections: int = Field(default=10, ge=0)
     # Vectors in Qdrant instead of the profile's store (docs/decisions/0601): a server URL,
     # or ":memory:" / "path:<dir>" for qdrant-client's in-process local mode (tests, laptops).
     vector_store: Literal["profile", "qdrant"] = "profile"
@@ -51,6 +55,10 @@ class CommonSettings(BaseSettings):
     qdrant_prefer_grpc: bool = False
     # The postgres profile's per-tenant write lock in Redis: freed this long after a crash.
     index_lock_ttl_s: float = Field(default=30.0, gt=0)
+    # It goes back between groups of inserts: a group takes this many documents, or new ones
+    # for this long, then the next replica waiting for the tenant writes (decision 0602).
+    index_group_docs: int = Field(default=32, ge=1)
+    index_group_s: float = Field(default=60.0, gt=0)
     # Documents of one tenant indexed at once by one process: LightRAG's max_parallel_insert
     # and the ingest workers' per-tenant slots (docs/decisions/0301).
     index_tenant_limit: int = Field(default=8, ge=1)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from pathlib import Path
 
 # Rerank runs only where a tenant configures a reranker (``enable_rerank`` is
 # passed per query); without this LightRAG warns on every query of the others.
@@ -67,16 +66,6 @@ logging.getLogger("lightrag").removeFilter(_not_about_pinyin)
 # LightRAG logs every pipeline step at INFO; ragapi logs outcomes itself.
 for _logger in ("lightrag", "nano-vectordb"):
     logging.getLogger(_logger).setLevel(logging.WARNING)
-
-
-def use_input_dir(tenants_dir: Path) -> None:
-    """Point LightRAG's parse worker at ``<tenants_dir>/<workspace>/``.
-
-    LightRAG reads ``INPUT_DIR`` from the process environment whenever it looks
-    for a ``pending_parse`` source; a process serves one ``tenants_dir`` (tests:
-    one per test, one at a time), so setting it before each enqueue is enough.
-    """
-    os.environ["INPUT_DIR"] = str(tenants_dir)
 
 
 #: Storage class names per ``RAGAPI_STORAGE_PROFILE``.
@@ -136,5 +125,4 @@ __all__ = [
     "run_in_tokenizer_executor",
     "shared_storage",
     "truncate_list_by_token_size",
-    "use_input_dir",
 ]

@@ -20,8 +20,10 @@ from . import functions, locks, multimodal
 from ._lightrag import STORAGES, LightRAG
 from .commits import GroupCommit
 from .marker import ensure_embedder
+from .pg_budget import Planned
 from .tenant import Capabilities, LightRagTenant
 from .tokenizer import OfflineTokenizer
+from .writes import GroupBounds
 
 #: ``(tenant_id, effective config) -> the embedder its index uses``
 EmbedderFor = Callable[[str, Effective], Embedder]
@@ -106,9 +108,10 @@ async def build_tenant(
     if settings.vector_store == "qdrant":
         kwargs["vector_storage"] = await _qdrant_storage(settings)
     index_lock = locks.in_process()
-    commits = None
+    commits, groups = None, GroupBounds()
     if settings.storage_profile == "postgres":
         index_lock = _redis_lock(settings, models, tenant_id)
+        groups = GroupBounds(settings.index_group_docs, settings.index_group_s)
         rag = await _open_postgres(settings, tenant_id, embedder, kwargs)
     else:
         await ensure_embedder(settings.tenants_dir / tenant_id, embedder.id, embedder.dim)
@@ -126,7 +129,9 @@ async def build_tenant(
         default_top_k=effective.top_k,
         vlm=effective.vlm.configured,
     )
-    return LightRagTenant(tenant_id, rag, capabilities, index_lock=index_lock, commits=commits)
+    return LightRagTenant(
+        tenant_id, rag, capabilities, index_lock=index_lock, commits=commits, groups=groups
+    )
 
 
 async def _open(kwargs: dict[str, Any]) -> LightRAG:
@@ -148,8 +153,9 @@ async def _open_postgres(
     from . import postgres  # asyncpg and LightRAG's PG module: only where the profile runs
 
     postgres.configure(
-        settings.postgres_dsn, settings.postgres_max_connections, kwargs["vector_storage"]
-    )
+        settings.postgres_dsn, settings.postgres_max_connections, kwargs["vector_storage"],
+        _planned(settings),
+    )  # fmt: skip
     kwargs["embedding_func"] = postgres.table_safe(kwargs["embedding_func"])
     async with postgres.pool_reference() as db:
         await postgres.ensure_embedder(db, tenant_id, embedder.id, embedder.dim)
@@ -162,6 +168,14 @@ async def _qdrant_storage(settings: CommonSettings) -> str:
     storage = await asyncio.to_thread(importlib.import_module, f"{__package__}.qdrant_storage")
     storage.qdrant.configure(storage.qdrant.config_of(settings))
     return str(storage.NAME)
+
+
+def _planned(settings: CommonSettings) -> Planned:
+    return Planned(
+        processes=settings.postgres_processes,
+        pool=settings.postgres_max_connections,
+        reserve=settings.postgres_reserved_connections,
+    )
 
 
 def _redis_lock(settings: CommonSettings, models: Models, tenant_id: str) -> locks.IndexLock:
@@ -189,7 +203,9 @@ async def drop_stored(settings: CommonSettings, models: Models, tenant_id: str) 
         return
     from . import postgres
 
-    postgres.configure(settings.postgres_dsn, settings.postgres_max_connections, vectors)
+    postgres.configure(
+        settings.postgres_dsn, settings.postgres_max_connections, vectors, _planned(settings)
+    )
     async with _redis_lock(settings, models, tenant_id)():
         await postgres.drop_workspace(tenant_id)
 

@@ -1,7 +1,7 @@
 """Content lists through LightRAG's native parser and multimodal analysis.
 
-The content list's markdown and images are bundled as a ``.textpack`` under
-the tenant's input dir (``<tenants_dir>/<tenant>/``) and enqueued as
+The content list's markdown and images are bundled as a ``.textpack``, staged
+for the run that parses it (see :mod:`.staging`), and enqueued as
 ``pending_parse`` for the ``native`` engine. LightRAG names that document
 ``doc-<md5(file name)>`` and stores the file name as its ``file_path``, so:
 
@@ -36,12 +36,12 @@ from ._lightrag import (
     LightRAG,
     compute_mdhash_id,
     normalize_document_file_path,
-    use_input_dir,
 )
 from .content import Markdown
 from .functions import LlmFunction
 from .runs import PipelineRun, guarded
 from .sources import source_of
+from .staging import staged
 
 SUFFIX = ".textpack"
 #: ``t`` tables, ``e`` equations (the LLM); ``i`` images (the VLM).
@@ -90,15 +90,8 @@ def _zip(doc: Markdown) -> bytes:
     return buffer.getvalue()
 
 
-def _write(path: Path, doc: Markdown) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(_zip(doc))
-    temporary.replace(path)
-
-
 def _remove(directory: Path, name: str) -> None:
-    """The source and what the parser derived from it (sidecars, archived copies)."""
+    """What an earlier version left in the tenant's dir: the source and its sidecars."""
     parsed = directory / PARSED_DIR_NAME
     for path in (directory / name, parsed / name):
         path.unlink(missing_ok=True)
@@ -108,7 +101,7 @@ def _remove(directory: Path, name: str) -> None:
 
 
 def input_dir(rag: LightRAG) -> Path:
-    """Where LightRAG's parse worker looks for this workspace's sources."""
+    """Where earlier versions staged this workspace's sources (before :mod:`.staging`)."""
     return Path(rag.working_dir) / str(rag.workspace)
 
 
@@ -132,14 +125,13 @@ async def _status(rag: LightRAG, lightrag_doc_id: str) -> dict[str, Any]:
 
 
 async def _run(rag: LightRAG, doc_id: str, name: str, doc: Markdown, options: str) -> None:
-    use_input_dir(Path(rag.working_dir))
-    await asyncio.to_thread(_write, input_dir(rag) / name, doc)
-    await rag.apipeline_enqueue_documents(
-        "", file_paths=[name], track_id=track_id(doc_id), docs_format="pending_parse",
-        parse_engine="native", process_options=options,
-    )  # fmt: skip
-    # Cancelled (shutdown), the run is stopped through LightRAG's own cancellation.
-    await PipelineRun(rag, name="lightrag-pipeline-content").wait()
+    async with staged(rag, name, await asyncio.to_thread(_zip, doc)):
+        await rag.apipeline_enqueue_documents(
+            "", file_paths=[name], track_id=track_id(doc_id), docs_format="pending_parse",
+            parse_engine="native", process_options=options,
+        )  # fmt: skip
+        # Cancelled (shutdown), the run is stopped through LightRAG's own cancellation.
+        await PipelineRun(rag, name="lightrag-pipeline-content").wait()
 
 
 async def insert(

@@ -31,6 +31,7 @@ from ragapi_common.errors import Conflict, DependencyUnavailable, RagapiError
 
 from ._lightrag import STORAGES, EmbeddingFunc
 from .outages import OUTAGES
+from .pg_budget import Planned, check
 
 #: The longest vector table prefix, ``LIGHTRAG_VDB_RELATION_``, plus PostgreSQL's 63.
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ _RETRIES = {
 _CANNOT_CONNECT: tuple[type[Exception], ...] = (OSError, TimeoutError, *OUTAGES)
 
 _configured: dict[str, str] | None = None
+_planned: Planned | None = None
 _vector_storage = STORAGES["postgres"]["vector_storage"]
 _kept: Any = None
 _keeping = asyncio.Lock()
@@ -90,17 +92,19 @@ def lightrag_env(dsn: str, max_connections: int) -> dict[str, str]:
 
 
 def configure(
-    dsn: str, max_connections: int, vector_storage: str = STORAGES["postgres"]["vector_storage"]
-) -> None:
+    dsn: str, max_connections: int, vector_storage: str = STORAGES["postgres"]["vector_storage"],
+    planned: Planned | None = None,
+) -> None:  # fmt: skip
     """Point LightRAG's process-wide pool at ``dsn``; refuse a second DSN while it is open.
 
     ``POSTGRES_WORKSPACE`` is removed: LightRAG would let it override every
     tenant's workspace, putting all tenants into one. ``vector_storage`` is the
     instances' vector storage (LightRAG keys its pool by it; Qdrant's, decision
-    0601, opens the pool without pgvector).
+    0601, opens the pool without pgvector). ``planned``: the deployment's pools,
+    checked against the server's ``max_connections`` when the pool first opens.
     """
-    global _configured, _vector_storage
-    _vector_storage = vector_storage
+    global _configured, _vector_storage, _planned
+    _vector_storage, _planned = vector_storage, planned
     for module in ("asyncpg", "pgvector"):
         # LightRAG pip-installs a missing driver at run time; ragapi never does.
         if importlib.util.find_spec(module) is None:
@@ -174,6 +178,8 @@ async def pool_reference() -> AsyncIterator[Any]:
         async with _keeping:  # two tenants opening at once must not both keep one
             if _kept is None:
                 await db.execute(_MARKER_DDL, ignore_if_exists=True)
+                if _planned is not None:
+                    await check(db, _planned)  # warns when the deployment's pools cannot fit
                 _kept = await manager.get_client(vector_storage=_vector_storage)
         yield db
     finally:

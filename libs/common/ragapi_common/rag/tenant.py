@@ -20,7 +20,7 @@ from .commits import GroupCommit
 from .debounce import DebouncedFlush
 from .locks import IndexLock, in_process
 from .sources import source_of
-from .writes import WriteGate
+from .writes import UNBOUNDED, GroupBounds, WriteGate
 
 QUEUE_SHUTDOWN_S = 5.0
 #: LightRAG's LLM roles a query uses (keywords, then the answer).
@@ -56,6 +56,7 @@ class LightRagTenant:
         *,
         index_lock: IndexLock | None = None,
         commits: GroupCommit | None = None,
+        groups: GroupBounds = UNBOUNDED,
     ) -> None:
         self.tenant_id = tenant_id
         self.rag = rag
@@ -65,7 +66,7 @@ class LightRagTenant:
         # One writer per tenant: the instance's gate in-process (text inserts share it
         # through one LightRAG pipeline run, see :mod:`.writes`), ``index_lock`` across
         # replicas (postgres profile). Eviction (close) takes only the first.
-        self._writer = WriteGate(rag, commits.status_changes if commits is not None else None)
+        self._writer = WriteGate(rag, commits.status_changes if commits else None, groups)
         self._index_lock = index_lock or in_process()
         self._active = 0
         self._idle = asyncio.Event()

@@ -12,6 +12,14 @@ pipeline is busy, and those paths were written for a single writer.
 The gate prefers exclusive waiters: once one waits, new inserts queue behind
 it, so a stream of inserts cannot starve a deletion.
 
+A group of inserts holds the tenant's cross-replica lock (``outer``) from its
+first insert to the end of its run. With :class:`GroupBounds` a group takes new
+inserts only up to ``docs`` of them or ``seconds`` after it formed; later
+inserts wait for its run to end and the lock to go back, then form the next
+group: another replica waiting for the tenant gets in between two groups (see
+:mod:`.locks`), so a long batch cannot hold the tenant's writes for its whole
+duration.
+
 An insert cancelled while it waits (shutdown hands its job back) leaves its
 document in the run. When the last insert of a group leaves and one of them
 was cancelled, nobody waits for what is left of the run: it is stopped
@@ -24,8 +32,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -48,11 +58,26 @@ _POLL_MAX_S = 0.5
 _SETTLED = (DocStatus.PROCESSED, DocStatus.FAILED)
 
 
+@dataclass(frozen=True)
+class GroupBounds:
+    """How many inserts, and for how long, one group takes in; ``None``: no bound."""
+
+    docs: int | None = None
+    seconds: float | None = None
+
+
+UNBOUNDED = GroupBounds()
+
+
 class WriteGate:
     """Shared inserts through one pipeline run, or one exclusive writer."""
 
-    def __init__(self, rag: LightRAG, status_changes: StatusChanges | None = None) -> None:
+    def __init__(
+        self, rag: LightRAG, status_changes: StatusChanges | None = None,
+        bounds: GroupBounds = UNBOUNDED,
+    ) -> None:  # fmt: skip
         self.rag = rag
+        self.bounds = bounds
         #: Wakes :meth:`settle` at once when a status changes; without it, polling only.
         self.status_changes = status_changes
         self._changed = asyncio.Condition()
@@ -61,6 +86,9 @@ class WriteGate:
         self._exclusive_waiting = 0
         self._group = asyncio.Lock()
         self._members = 0
+        #: Inserts the current group took in, and when it formed (monotonic).
+        self._admitted = 0
+        self._formed = 0.0
         self._abandoned = False
         self._outer: AsyncExitStack | None = None
         self._run: PipelineRun | None = None
@@ -78,8 +106,11 @@ class WriteGate:
         """Hold the gate with other inserts; ``outer`` is held once for the whole group."""
         async with self._changed:
             await self._changed.wait_for(
-                lambda: not self._exclusive and not self._exclusive_waiting
+                lambda: not self._exclusive and not self._exclusive_waiting and self._open()
             )
+            if not self._admitted:
+                self._formed = time.monotonic()
+            self._admitted += 1
             self._shared += 1
         try:
             await self._join_group(outer)
@@ -95,6 +126,15 @@ class WriteGate:
             async with self._changed:
                 self._shared -= 1
                 self._changed.notify_all()
+
+    def _open(self) -> bool:
+        """Whether the current group (if any) takes another insert."""
+        if not self._admitted:
+            return True
+        docs, seconds = self.bounds.docs, self.bounds.seconds
+        if docs is not None and self._admitted >= docs:
+            return False
+        return seconds is None or time.monotonic() - self._formed < seconds
 
     async def _join_group(self, outer: OuterLock) -> None:
         async with self._group:
@@ -118,6 +158,7 @@ class WriteGate:
             finally:
                 # Even when cancelled: a lock kept renewed by no one's group would be held forever.
                 await stack.aclose()
+                self._admitted = 0  # the next insert forms a new group (``shared`` notifies)
 
     async def settle(self, doc_id: str) -> None:
         """Run LightRAG's pipeline (or join the running one) until ``doc_id`` is done.
