@@ -109,7 +109,8 @@ def test_chunks_keep_what_lightrag_keeps(seed: int) -> None:
 async def test_token_counts_short_on_the_loop_long_on_the_thread_equal_lightrags() -> None:
     rng = random.Random(4)
     reference = OfflineTokenizer()
-    for words in (0, 3, 400, 4000):  # the last ones past INLINE_COUNT_CHARS
+    # Past INLINE_COUNT_CHARS at 4000 words, past INLINE_CACHED_COUNT_CHARS at 60000.
+    for words in (0, 3, 400, 4000, 60000):
         text = _text(rng, words)
         expected = len(reference.encode(text))
         assert await acount_tokens(CachedTokenizer(), text) == expected

@@ -104,10 +104,13 @@ BATCHES = {
 def json_copy(value: Any) -> Any:
     """``copy.deepcopy(value)`` for JSON data, without the memo of shared references."""
     kind = type(value)
+    # Scalars are taken as they are without a call each: most of a record's values.
     if kind is dict:
-        return {key: json_copy(item) for key, item in value.items()}
+        return {
+            key: item if type(item) in _SCALARS else json_copy(item) for key, item in value.items()
+        }
     if kind is list:
-        return [json_copy(item) for item in value]
+        return [item if type(item) in _SCALARS else json_copy(item) for item in value]
     if kind in _SCALARS:
         return value
     return copy.deepcopy(value)

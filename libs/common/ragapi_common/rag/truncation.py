@@ -43,6 +43,9 @@ SEPARATOR = "\n"
 #: Texts up to this size are counted on the event loop (a query, a prompt template:
 #: memo hits, or at most ~0.3 ms of tiktoken), not sent to LightRAG's tokenizer thread.
 INLINE_COUNT_CHARS = 8192
+#: With the memoised tokenizer, up to this size: a built context is the records the
+#: budgets just counted (memo hits), and a hop cost more than the count (decision 0505).
+INLINE_CACHED_COUNT_CHARS = 4 * hops.INLINE_CHARS
 
 
 def _cuts_around(text: str) -> bool:
@@ -156,7 +159,8 @@ def truncate_list(
 
 async def acount_tokens(tokenizer: Tokenizer, content: str) -> int:
     """LightRAG's ``acount_tokens``; a short text is counted without the thread hop."""
-    if len(content) <= INLINE_COUNT_CHARS:
+    inline = INLINE_CACHED_COUNT_CHARS if isinstance(tokenizer, CachedTokenizer) else 0
+    if len(content) <= max(INLINE_COUNT_CHARS, inline):
         return len(tokenizer.encode(content))
     count: int = await run_in_tokenizer_executor(_count, tokenizer, content)
     return count
