@@ -108,11 +108,13 @@ def _expected(overlay: Overlay, source: Pod, destination: Pod, port: int) -> boo
         # tenants calls no model provider.
         if src != "tenants" and port in (443, 8000) and _model_endpoint(overlay, destination):
             return True
-        reaches = {"nats": {4222}, "redis": {6379}, "postgres": {5432}, "otel-collector": {4318}}
+        reaches = {"nats": {4222}, "redis": {6379}, "otel-collector": {4318}}
         if overlay.prod:
-            reaches |= {"managed-redis": {6379}, "managed-postgres": {5432}}
-        if src in ("ingest", "query"):
-            reaches["qdrant"] = {6333, 6334}
+            reaches["managed-redis"] = {6379}
+        if src in ("ingest", "query"):  # LightRAG's storages: PostgreSQL, Qdrant
+            reaches |= {"postgres": {5432}, "qdrant": {6333, 6334}}
+            if overlay.prod:
+                reaches["managed-postgres"] = {5432}
         return port in reaches.get(dst, set())
     # The NATS servers and Qdrant nodes talk to their own kind, when they are a cluster.
     peers = {"nats": 6222, "qdrant": 6335}
@@ -173,7 +175,7 @@ INTENT: dict[str, frozenset[str]] = {
     "ragapi-from-ingress": RAGAPI,
     "ragapi-to-nats": RAGAPI,
     "ragapi-to-redis": RAGAPI,
-    "ragapi-to-postgres": RAGAPI,
+    "ragapi-to-postgres": frozenset({"ingest", "query"}),
     "ragapi-to-otel-collector": RAGAPI,
     "ragapi-to-models": frozenset({"ingest", "ocr", "query"}),
     "ragapi-to-qdrant": frozenset({"ingest", "query"}),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.deploy.manifests import (
+    ALL_OVERLAYS,
     OVERLAYS,
     SCALED,
     SERVICES,
@@ -98,7 +99,7 @@ def test_security_context(env: str, svc: str) -> None:
     assert data_dir.startswith(WRITABLE + "/"), "the data dir must be on the writable volume"
 
 
-@pytest.mark.parametrize("env", OVERLAYS)
+@pytest.mark.parametrize("env", ALL_OVERLAYS)
 def test_every_pod_meets_the_restricted_pod_security_standard(env: str) -> None:
     """The namespaces enforce `restricted`: a pod that breaks it would never start."""
     for name, template in pod_templates(overlay(env)).items():
