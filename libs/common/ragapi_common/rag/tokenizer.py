@@ -79,6 +79,8 @@ class CachedTokenizer(OfflineTokenizer):
         super().__init__()
         self._small = lru_cache(maxsize=max_entries)(self._encode_packed)
         self._large = lru_cache(maxsize=max_large_entries)(self._encode_packed)
+        #: Token counts of rendered chunk records, by (content, headings) (``.truncation``).
+        self.records: dict[Any, tuple[int, int]] = {}
 
     def _encode_packed(self, content: str) -> Tokens:
         tokens = Tokens("I", Tokenizer.encode(self, content))

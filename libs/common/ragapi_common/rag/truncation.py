@@ -184,11 +184,28 @@ async def atruncate_list(
     return kept
 
 
+#: Rendered first-stage keys by (content, headings): a chunk recurs query after query, and
+#: the same string object (its hash kept) is then also a cheap memo key for its tokens.
+_APPROX_KEYS: dict[tuple[str, str | None], str] = {}
+KEPT_RECORDS = 8192
+
+
 def _approx_key(chunk: dict[str, Any]) -> str:
-    payload = {"content": chunk.get("content")}
-    if chunk.get("content_headings"):
-        payload["content_headings"] = chunk["content_headings"]
-    return json.dumps(payload, ensure_ascii=False)
+    content, headings = chunk.get("content"), chunk.get("content_headings") or None
+    key = (content, headings)
+    if type(content) is str and (headings is None or type(headings) is str):
+        found = _APPROX_KEYS.get(key)  # type: ignore[arg-type]
+        if found is not None:
+            return found
+    payload = {"content": content}
+    if headings:
+        payload["content_headings"] = headings
+    rendered = json.dumps(payload, ensure_ascii=False)
+    if type(content) is str and (headings is None or type(headings) is str):
+        if len(_APPROX_KEYS) >= KEPT_RECORDS:
+            _APPROX_KEYS.clear()
+        _APPROX_KEYS[key] = rendered  # type: ignore[index]
+    return rendered
 
 
 #: The reference number every chunk record is counted with (:func:`_rendered_count`).
@@ -208,10 +225,28 @@ def _rendered_count(rendered: list[dict[str, Any]], tokenizer: CachedTokenizer) 
     references = [str(chunk["reference_id"]) for chunk in rendered]
     if not all(ref.isascii() and ref.isdigit() for ref in references):
         return tokenizer.count(render_chunks_context_text(rendered))
-    numbered = [{**chunk, "reference_id": COUNTED_REFERENCE} for chunk in rendered]
-    text = render_chunks_context_text(numbered)
+    # Records are one line each, starting with "{" and ending with "}": the joined text's
+    # segments are each record and its "\n" (the last without), counted per chunk once.
+    counts = [_record_count(chunk, tokenizer) for chunk in rendered]
     zero = tokenizer.count(COUNTED_REFERENCE)
-    return tokenizer.count(text) + sum(tokenizer.count(ref) - zero for ref in references)
+    total = sum(with_newline for with_newline, _ in counts[:-1]) + counts[-1][1] if counts else 0
+    return total + sum(tokenizer.count(ref) - zero for ref in references)
+
+
+def _record_count(chunk: dict[str, Any], tokenizer: CachedTokenizer) -> tuple[int, int]:
+    """Tokens of the chunk's record numbered ``0``, with and without its ``\n``."""
+    content, headings = chunk.get("content"), chunk.get("content_headings") or None
+    key = (content, headings)
+    cacheable = type(content) is str and (headings is None or type(headings) is str)
+    if cacheable and (found := tokenizer.records.get(key)) is not None:
+        return found
+    record = render_chunks_context_text([{**chunk, "reference_id": COUNTED_REFERENCE}])
+    counted = (tokenizer.count(record + "\n"), tokenizer.count(record))
+    if cacheable:
+        if len(tokenizer.records) >= KEPT_RECORDS:
+            tokenizer.records.clear()
+        tokenizer.records[key] = counted
+    return counted
 
 
 def truncate_chunks(
