@@ -1,4 +1,4 @@
-"""OpenTelemetry traces: the only module of ragapi that imports opentelemetry.
+"""OpenTelemetry traces: with :mod:`.tracing_clients`, the only modules that import opentelemetry.
 
 Tracing is off unless the environment names an exporter, with the standard
 variables (``OTEL_TRACES_EXPORTER=otlp``, or an ``OTEL_EXPORTER_OTLP_ENDPOINT``
@@ -48,6 +48,7 @@ __all__ = [
     "incoming",
     "outgoing",
     "reset_serving",
+    "service_tracer",
     "serving",
     "shutdown",
     "untraced",
@@ -197,6 +198,11 @@ def flush(timeout_s: float = 30.0) -> bool:
 
 def enabled() -> bool:
     return _state is not None
+
+
+def service_tracer() -> Tracer | None:
+    """The tracer of the current context's service (for :mod:`.tracing_clients`); None: off."""
+    return None if _state is None else _state.tracer()
 
 
 def incoming(
