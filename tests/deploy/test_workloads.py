@@ -141,9 +141,9 @@ def test_config_and_secret_come_from_objects_that_exist(env: str, svc: str) -> N
     env_from = container(_deployment(env, svc))["envFrom"]
     config_maps = [e["configMapRef"]["name"] for e in env_from if "configMapRef" in e]
     secrets = [e["secretRef"]["name"] for e in env_from if "secretRef" in e]
-    assert len(config_maps) == 1
+    assert len(config_maps) == 2  # ragapi-config, ragapi-otel
     assert len(secrets) == 1
-    assert config_maps[0] in of_kind(objs, "ConfigMap")
+    assert all(name in of_kind(objs, "ConfigMap") for name in config_maps)
     # prod's Secret is made out of band (overlays/prod/secrets.example.env).
     if env == "dev":
         assert secrets[0] in of_kind(objs, "Secret")
