@@ -7,7 +7,7 @@ WORKERS ?= 1
 STAMP   := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-huge fuzz check fmt bench bench-compare console-screenshots clean
+.PHONY: help install run test test-huge test-memory fuzz check fmt bench bench-compare console-screenshots clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -25,10 +25,13 @@ run: install ## run the whole stack on one port (ragapi up; WORKERS=2 for two pr
 
 test: install ## run the test suite against real NATS, Redis and PostgreSQL (and Chromium)
 	scripts/install-chromium.sh
-	$(BIN)/pytest -q -m "not huge" -n 4 --dist loadfile --durations=15
+	$(BIN)/pytest -q -m "not huge and not memory" -n 4 --dist loadfile --durations=15
 
 test-huge: install ## the 60 and 100 MB end-to-end uploads (about 10 minutes)
 	$(BIN)/pytest -q -m huge
+
+test-memory: install ## RSS after 2 000 tenants opened, queried and evicted (about a minute)
+	$(BIN)/pytest -q -m memory
 
 fuzz: install ## schemathesis over every API, 500 examples per operation (make test runs 15)
 	RAGAPI_FUZZ_EXAMPLES=500 $(BIN)/pytest -q tests/fuzz

@@ -13,6 +13,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ragapi_common.errors import DependencyUnavailable
 from ragapi_common.metrics import Metrics
+from ragapi_common.tracing_clients import instrument_redis
 
 #: Refused, reset, closed, still loading its data, no pooled connection free in time, or no
 #: answer within the socket timeout.
@@ -34,7 +35,9 @@ def redis_client(url: str, *, max_connections: int, timeout_s: float) -> Redis:
         socket_connect_timeout=timeout_s,
         socket_timeout=timeout_s,
     )
-    return Redis.from_pool(pool)  # the client owns the pool: aclose() closes both
+    client = Redis.from_pool(pool)  # the client owns the pool: aclose() closes both
+    instrument_redis(client)
+    return client
 
 
 async def open_redis(

@@ -1,4 +1,4 @@
-"""OpenTelemetry traces: the only module of ragapi that imports opentelemetry.
+"""OpenTelemetry traces: with :mod:`.tracing_clients`, the only modules that import opentelemetry.
 
 Tracing is off unless the environment names an exporter, with the standard
 variables (``OTEL_TRACES_EXPORTER=otlp``, or an ``OTEL_EXPORTER_OTLP_ENDPOINT``
@@ -9,6 +9,13 @@ batch processor read their other ``OTEL_*`` variables themselves. Off,
 opentelemetry is not even imported and each function here is one check of a
 module global (docs/decisions/0010-tracing.md).
 
+Spans carry the service they were made for as their resource's
+``service.name`` (``ragapi-ingest``, ``ragapi-query``, ...), also when
+``ragapi up`` runs every service in one process: :func:`serving` names the
+service of the current context (a service's lifespan, so its workers and
+subscriptions inherit it; each HTTP request); one tracer provider per service
+name shares one batch processor. ``OTEL_SERVICE_NAME`` overrides them all.
+
 Callers see three shapes: :func:`incoming` continues the trace of a request or
 message's headers, :func:`outgoing` starts a child of the current span and
 gives the headers that carry it on, and :func:`current_ids` names the span of
@@ -18,12 +25,13 @@ the moment for log lines.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.trace import Span as OtelSpan
     from opentelemetry.trace import Tracer
@@ -39,6 +47,9 @@ __all__ = [
     "headers",
     "incoming",
     "outgoing",
+    "reset_serving",
+    "service_tracer",
+    "serving",
     "shutdown",
     "untraced",
 ]
@@ -82,20 +93,51 @@ class Span:
 
 
 class _State:
-    """The SDK objects of an installed tracer provider."""
+    """The SDK objects of installed tracing: one processor, a provider per service name."""
 
-    def __init__(self, provider: TracerProvider) -> None:
+    def __init__(self, processor: SpanProcessor, default: str) -> None:
         from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-        self.provider = provider
-        self.tracer: Tracer = provider.get_tracer("ragapi")
+        self.processor = processor
+        self.default = default
+        self.providers: dict[str, TracerProvider] = {}
+        self.tracers: dict[str, Tracer] = {}
         # W3C trace context directly: opentelemetry.propagate would scan every installed
         # distribution's entry points at import time to find the configured propagators.
         self.propagator: TraceContextTextMapPropagator = TraceContextTextMapPropagator()
 
+    def tracer(self) -> Tracer:
+        """The tracer of the current context's service."""
+        name = os.environ.get("OTEL_SERVICE_NAME") or _service.get() or self.default
+        tracer = self.tracers.get(name)
+        if tracer is None:
+            from opentelemetry.sdk.resources import Resource
+            from opentelemetry.sdk.trace import TracerProvider
+
+            # Resource.create adds OTEL_RESOURCE_ATTRIBUTES.
+            provider = TracerProvider(resource=Resource.create({"service.name": name}))
+            provider.add_span_processor(self.processor)
+            self.providers[name] = provider
+            tracer = self.tracers[name] = provider.get_tracer("ragapi")
+        return tracer
+
 
 _state: _State | None = None
+_service: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "ragapi_trace_service", default=None
+)
+
+
+def serving(service: str) -> contextvars.Token[str | None]:
+    """Name the spans made from here on in this context (and tasks it starts) for ``service``."""
+    return _service.set(service if service.startswith("ragapi") else f"ragapi-{service}")
+
+
 _OFF: contextlib.nullcontext[Span] = contextlib.nullcontext(Span())
+
+
+def reset_serving(token: contextvars.Token[str | None]) -> None:
+    _service.reset(token)
 
 
 def configure(service: str, *, exporter: SpanExporter | None = None) -> bool:
@@ -108,17 +150,11 @@ def configure(service: str, *, exporter: SpanExporter | None = None) -> bool:
         exporter = _exporter_from(os.environ)
         if exporter is None:
             return False
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    # Resource.create adds OTEL_RESOURCE_ATTRIBUTES; OTEL_SERVICE_NAME wins over ours.
-    name = os.environ.get("OTEL_SERVICE_NAME") or service
-    provider = TracerProvider(resource=Resource.create({"service.name": name}))
     # Spans end on the event loop: the processor only queues them there; encoding and the
     # blocking HTTP post happen in its own export thread.
-    provider.add_span_processor(BatchSpanProcessor(exporter))
-    _state = _State(provider)
+    _state = _State(BatchSpanProcessor(exporter), default=service)
     return True
 
 
@@ -152,16 +188,21 @@ def shutdown() -> None:
     global _state
     state, _state = _state, None
     if state is not None:
-        state.provider.shutdown()
+        state.processor.shutdown()
 
 
 def flush(timeout_s: float = 30.0) -> bool:
     """Export what is queued now. Blocks: not on the loop."""
-    return _state is None or _state.provider.force_flush(int(timeout_s * 1000))
+    return _state is None or _state.processor.force_flush(int(timeout_s * 1000))
 
 
 def enabled() -> bool:
     return _state is not None
+
+
+def service_tracer() -> Tracer | None:
+    """The tracer of the current context's service (for :mod:`.tracing_clients`); None: off."""
+    return None if _state is None else _state.tracer()
 
 
 def incoming(
@@ -203,7 +244,7 @@ def _started(
     from opentelemetry.trace import SpanKind
 
     parent = None if carrier is None else state.propagator.extract(carrier)
-    with state.tracer.start_as_current_span(
+    with state.tracer().start_as_current_span(
         name, context=parent, kind=SpanKind[kind.upper()], attributes=attributes
     ) as span:
         yield Span(span)

@@ -11,8 +11,8 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager, AbstractContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -101,10 +101,12 @@ class ObservedApp:
         token = request_id_var.set(request_id)
         # The tenant is known once the handler authenticates; none leaks in from before.
         tenant_token = tenant_id_var.set(None)
+        service_token = tracing.serving(self.service)  # this request's spans are its service's
         try:
             with _server_span(scope, headers) as span:
                 await self._observe(scope, receive, send, request_id, span)
         finally:
+            tracing.reset_serving(service_token)
             tenant_id_var.reset(tenant_token)
             request_id_var.reset(token)
 
@@ -213,7 +215,7 @@ def build_app(
     ]
     app = Starlette(
         routes=[*probes, *routes],
-        lifespan=lifespan,
+        lifespan=_serving(service, lifespan),
         exception_handlers={
             **dict.fromkeys(OUTAGES, _outage),
             RagapiError: _ragapi_error,
@@ -222,6 +224,19 @@ def build_app(
     )
     app.add_middleware(ObservedApp, service=service, metrics=metrics)
     return app
+
+
+def _serving(service: str, lifespan: Lifespan) -> Lifespan:
+    """``lifespan`` naming its spans for ``service``: the workers and subscriptions it starts
+    inherit the name (tasks copy their context), also beside other services (``ragapi up``)."""
+
+    @asynccontextmanager
+    async def named(app: Starlette) -> AsyncIterator[None]:
+        tracing.serving(service)
+        async with lifespan(app):
+            yield
+
+    return named
 
 
 async def check_all(checks: Mapping[str, Callable[[], Awaitable[bool]]]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from ragapi_common.models.metrics import model_metrics
 from ragapi_common.models.transport import ProviderCaller, RetryPolicy
 from ragapi_common.resources import open_resources
 from ragapi_common.shutdown import Shutdown
+from ragapi_common.tracing_clients import instrument_http
 from ragapi_common.web import Slot, build_app, check_all
 
 from .cpu import CpuPool, default_processes
@@ -163,6 +164,7 @@ def create_app(
             resources = await stack.enter_async_context(open_resources(settings, metrics))
             bus, redis = resources.bus, resources.redis
             http = httpx.AsyncClient(limits=httpx.Limits(max_connections=64))
+            instrument_http(http)  # the OCR endpoint's calls, when tracing is on
             stack.push_async_callback(http.aclose)
             pool = await open_pool(stack, settings)
             staging = Staging(settings.data_dir / "tmp" / "ocr")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 
 from ragapi_common.errors import RateLimited
 from ragapi_common.ratelimit import Bucket, RateLimiter
@@ -32,13 +33,26 @@ def estimate_tokens(texts: Iterable[str]) -> int:
     return ascii_chars // 4 + other_chars
 
 
+@dataclass
+class _Slots:
+    """One tenant's semaphore and how many calls hold or wait for it."""
+
+    size: int
+    semaphore: asyncio.Semaphore
+    users: int = 0
+
+
 class TenantGate:
-    """Per-tenant admission for one kind of model call (``kind`` prefixes the Redis keys)."""
+    """Per-tenant admission for one kind of model call (``kind`` prefixes the Redis keys).
+
+    A tenant's semaphore lives while calls hold or wait for it: a process that
+    has served thousands of tenants keeps none of the idle ones.
+    """
 
     def __init__(self, limiter: RateLimiter | None, kind: str) -> None:
         self.limiter = limiter
         self.kind = kind
-        self._semaphores: dict[str, tuple[int, asyncio.Semaphore]] = {}
+        self._slots: dict[str, _Slots] = {}
 
     @contextlib.asynccontextmanager
     async def admit(
@@ -57,19 +71,25 @@ class TenantGate:
             buckets.append(Bucket(f"{tenant_id}:{self.kind}:requests", requests_per_minute))
         if tokens_per_minute and tokens > 0:
             buckets.append(Bucket(f"{tenant_id}:{self.kind}:tokens", tokens_per_minute, tokens))
-        async with self._semaphore(tenant_id, concurrency):
-            if buckets:
-                await self._spend(buckets, deadline)
-            yield
+        slots = self._slots_of(tenant_id, concurrency)
+        slots.users += 1
+        try:
+            async with slots.semaphore:
+                if buckets:
+                    await self._spend(buckets, deadline)
+                yield
+        finally:
+            slots.users -= 1
+            if not slots.users and self._slots.get(tenant_id) is slots:
+                del self._slots[tenant_id]
 
-    def _semaphore(self, tenant_id: str, size: int) -> asyncio.Semaphore:
+    def _slots_of(self, tenant_id: str, size: int) -> _Slots:
         size = max(1, size)
-        known = self._semaphores.get(tenant_id)
-        if known is None or known[0] != size:
+        known = self._slots.get(tenant_id)
+        if known is None or known.size != size:
             # A changed limit takes a new semaphore; calls holding the old one finish on it.
-            known = (size, asyncio.Semaphore(size))
-            self._semaphores[tenant_id] = known
-        return known[1]
+            known = self._slots[tenant_id] = _Slots(size, asyncio.Semaphore(size))
+        return known
 
     async def _spend(self, buckets: list[Bucket], deadline: float) -> None:
         """Both budgets in one round trip; wait for them while the deadline allows."""

@@ -13,6 +13,7 @@ from ragapi_common.ratelimit import RateLimiter
 from ragapi_common.redis_pool import redis_client
 from ragapi_common.settings import CommonSettings
 from ragapi_common.tenancy import Effective
+from ragapi_common.tracing_clients import instrument_http
 
 from .build import Models, embedders
 
@@ -32,6 +33,7 @@ class ProcessModels:
             timeout=httpx.Timeout(3600.0, connect=10.0),
             transport=AiohttpTransport(limits=httpx.Limits(max_connections=512)),
         )
+        instrument_http(self.http)  # the model calls' spans, when tracing is on
         # Blocking pool: a burst of LLM calls waits for a connection instead of failing.
         self.redis: Redis = redis_client(
             settings.redis_url,

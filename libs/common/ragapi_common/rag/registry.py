@@ -9,8 +9,9 @@ import shutil
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import aiofiles.os
 
@@ -25,6 +26,7 @@ from .tokenizer import CachedTokenizer, OfflineTokenizer
 from .workspace import reset_workspace_state
 
 _log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -102,8 +104,9 @@ class Registry:
         if entry is not None:
             await self._unload(tenant.tenant_id)
         effective = resolve(self._settings, tenant)
-        built = await build_tenant(
-            self._settings, tenant.tenant_id, effective, self._models, await self.tokenizer()
+        tokenizer = await self.tokenizer()
+        built = await _apart(
+            build_tenant(self._settings, tenant.tenant_id, effective, self._models, tokenizer)
         )
         entry = _Entry(fingerprint, built)
         self._entries[tenant.tenant_id] = entry
@@ -113,7 +116,7 @@ class Registry:
     async def _unload(self, tenant_id: str) -> None:
         entry = self._entries.pop(tenant_id, None)
         if entry is not None:
-            await entry.tenant.close()
+            await _apart(entry.tenant.close())
         reset_workspace_state(tenant_id)
 
     async def _shrink(self) -> None:
@@ -134,7 +137,7 @@ class Registry:
         async with self._lock(tenant_id):
             entry = self._entries.pop(tenant_id, None)
             if entry is not None:
-                await entry.tenant.drop()
+                await _apart(entry.tenant.drop())
             await drop_stored(self._settings, self._models, tenant_id)
             reset_workspace_state(tenant_id)
             directory = self._settings.tenants_dir / tenant_id
@@ -176,6 +179,17 @@ class Registry:
         await close_stored(self._settings)
         if self._on_close is not None:
             await self._on_close()
+
+
+async def _apart(work: Coroutine[Any, Any, T]) -> T:
+    """``work`` in a task (a context) of its own, gone when it ends.
+
+    Each of LightRAG's storage locks has a ``ContextVar`` of its own and sets it
+    in the context it runs in: opening or closing tenants from a long-lived task
+    (the sweeper, an event subscription, a worker loop) would keep every
+    evicted tenant's locks alive through that task's context (~1.5 KB each).
+    """
+    return await asyncio.create_task(work)
 
 
 def open_registry(settings: CommonSettings, *, metrics: Metrics | None = None) -> Registry:
