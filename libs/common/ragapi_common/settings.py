@@ -61,7 +61,7 @@ class CommonSettings(BaseSettings):
     index_group_s: float = Field(default=60.0, gt=0)
     # Documents of one tenant indexed at once by one process: LightRAG's max_parallel_insert
     # and the ingest workers' per-tenant slots (docs/decisions/0301).
-    index_tenant_limit: int = Field(default=8, ge=1)
+    index_tenant_limit: int = Field(default=16, ge=1)
     # The local profile's JSON storages are written once per batch of documents: a batch
     # waits this long for more documents, unless every insert in flight already waits
     # (docs/decisions/0303).

@@ -35,7 +35,7 @@ class IngestSettings(CommonSettings):
     delete_concurrency: int = Field(default=2, ge=1)
     purge_concurrency: int = Field(default=1, ge=1)
     #: Inserts running at once in this process, all tenants together.
-    index_total_limit: int = Field(default=16, ge=1)
+    index_total_limit: int = Field(default=32, ge=1)
     # ``index_tenant_limit`` (common): inserts running at once for one tenant, inside the total.
     #: Jobs of one tenant allowed to wait for its slots before the rest go back to the queue.
     index_tenant_backlog: int = Field(default=8, ge=0)
