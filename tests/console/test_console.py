@@ -310,3 +310,27 @@ def test_no_key_reaches_the_logs(stack: Stack) -> None:
     logs = (stack.work / "up.log").read_text() + (stack.work / "provider.log").read_text()
     assert stack.tenant_key not in logs
     assert stack.admin_token not in logs
+
+
+def test_the_keyboard_uploads_and_deletes_with_a_confirmation(page: Page, stack: Stack) -> None:
+    _open(page, stack, stack.tenant_key)
+    page.get_by_role("button", name="Choose files").focus()
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Enter")
+    chooser.value.set_files(
+        [FilePayload(name="keyed.txt", mimeType="text/plain", buffer=b"Typed Upload here.")]
+    )
+    row = page.locator("#docs-table tbody tr", has_text="keyed.txt")
+    expect(row).to_have_attribute("data-status", "processed")
+    delete = row.get_by_role("button", name="Delete keyed.txt")
+    delete.focus()
+    page.keyboard.press("Enter")
+    dialog = page.locator("#confirm")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text('Delete "keyed.txt"?')
+    page.keyboard.press("Escape")  # cancelled: nothing happens
+    expect(dialog).to_be_hidden()
+    expect(row).to_have_attribute("data-status", "processed")
+    delete.click()
+    page.get_by_role("button", name="Confirm").click()
+    expect(row).to_have_count(0)
