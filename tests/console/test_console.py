@@ -352,3 +352,10 @@ def test_the_keyboard_uploads_and_deletes_with_a_confirmation(page: Page, stack:
     delete.click()
     page.get_by_role("button", name="Confirm").click()
     expect(row).to_have_count(0)
+
+
+def test_without_a_key_the_console_asks_for_one(page: Page, stack: Stack) -> None:
+    with page.expect_response(re.compile(r"/console/js/main\.js$")):
+        page.goto(f"{stack.url}/console/#ask")
+    expect(page.get_by_role("alert")).to_have_text("Enter the tenant's API key above to start.")
+    expect(page.get_by_label("Tenant API key")).to_be_focused()
