@@ -359,3 +359,18 @@ def test_without_a_key_the_console_asks_for_one(page: Page, stack: Stack) -> Non
         page.goto(f"{stack.url}/console/#ask")
     expect(page.get_by_role("alert")).to_have_text("Enter the tenant's API key above to start.")
     expect(page.get_by_label("Tenant API key")).to_be_focused()
+
+
+def test_a_failed_document_shows_its_reason(page: Page, stack: Stack) -> None:
+    _open(page, stack, stack.tenant_key)
+    broken = b"%PDF-1.7\n" + b"\x00 not a pdf body " * 64
+    payload = FilePayload(name="broken.pdf", mimeType="application/pdf", buffer=broken)
+    page.locator("#file-input").set_input_files([payload])
+    bar = page.locator("#uploads li").filter(has_text="broken.pdf")
+    expect(bar).to_have_attribute("data-status", "failed")
+    page.get_by_label("Status").select_option("failed")
+    row = page.locator("#docs-table tbody tr", has_text="broken.pdf")
+    expect(row).to_have_attribute("data-status", "failed")
+    reason = row.locator(".reason")
+    expect(reason).not_to_be_empty()
+    expect(bar).to_contain_text(reason.inner_text())
