@@ -186,6 +186,7 @@ def test_the_admin_page_creates_a_tenant_and_revokes_a_key(
     expect(keys).to_have_count(1)
     page.get_by_role("button", name="Create key").click()
     expect(keys).to_have_count(2)
+    _edit_config_keeping_the_secret(page)
     page.screenshot(path=shots / "admin.png", full_page=True)
     keys.first.get_by_role("button", name="Revoke").click()
     page.locator("#confirm-ok").click()
@@ -201,6 +202,23 @@ def test_a_phone_width_needs_no_sideways_scrolling(page: Page, stack: Stack, sho
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390
     page.screenshot(path=shots / "phone.png", full_page=True)
+
+
+def _edit_config_keeping_the_secret(page: Page) -> None:
+    """A secret typed in is answered masked; saving again leaves it out of the PATCH (the
+    mask sent back would overwrite the real secret)."""
+    config = page.get_by_label("Config", exact=False)
+    config.fill('{"llm": {"api_key": "sk-console-secret-9876", "timeout_s": 30}}')
+    page.get_by_role("button", name="Save").click()
+    expect(config).to_have_value(re.compile(r"\.\.\.9876"))  # the answer, masked
+    assert "sk-console-secret-9876" not in config.input_value()
+    with page.expect_request(lambda r: r.method == "PATCH") as patched:
+        page.get_by_label("Name", exact=True).fill("Renamed in the console")
+        page.get_by_role("button", name="Save").click()
+    body = patched.value.post_data_json
+    assert body["name"] == "Renamed in the console"
+    assert body["config"] == {"llm": {"timeout_s": 30}}
+    expect(page.locator("#tenants")).to_contain_text("Renamed in the console")
 
 
 def _bearer(key: str) -> dict[str, str]:
@@ -310,3 +328,49 @@ def test_no_key_reaches_the_logs(stack: Stack) -> None:
     logs = (stack.work / "up.log").read_text() + (stack.work / "provider.log").read_text()
     assert stack.tenant_key not in logs
     assert stack.admin_token not in logs
+
+
+def test_the_keyboard_uploads_and_deletes_with_a_confirmation(page: Page, stack: Stack) -> None:
+    _open(page, stack, stack.tenant_key)
+    expect(page.locator("#docs-page")).to_have_text("page 1")  # the key is in use
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Choose files").press("Enter")
+    chooser.value.set_files(
+        [FilePayload(name="keyed.txt", mimeType="text/plain", buffer=b"Typed Upload here.")]
+    )
+    row = page.locator("#docs-table tbody tr", has_text="keyed.txt")
+    expect(row).to_have_attribute("data-status", "processed")
+    delete = row.get_by_role("button", name="Delete keyed.txt")
+    delete.focus()
+    page.keyboard.press("Enter")
+    dialog = page.locator("#confirm")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text('Delete "keyed.txt"?')
+    page.keyboard.press("Escape")  # cancelled: nothing happens
+    expect(dialog).to_be_hidden()
+    expect(row).to_have_attribute("data-status", "processed")
+    delete.click()
+    page.get_by_role("button", name="Confirm").click()
+    expect(row).to_have_count(0)
+
+
+def test_without_a_key_the_console_asks_for_one(page: Page, stack: Stack) -> None:
+    with page.expect_response(re.compile(r"/console/js/main\.js$")):
+        page.goto(f"{stack.url}/console/#ask")
+    expect(page.get_by_role("alert")).to_have_text("Enter the tenant's API key above to start.")
+    expect(page.get_by_label("Tenant API key")).to_be_focused()
+
+
+def test_a_failed_document_shows_its_reason(page: Page, stack: Stack) -> None:
+    _open(page, stack, stack.tenant_key)
+    broken = b"%PDF-1.7\n" + b"\x00 not a pdf body " * 64
+    payload = FilePayload(name="broken.pdf", mimeType="application/pdf", buffer=broken)
+    page.locator("#file-input").set_input_files([payload])
+    bar = page.locator("#uploads li").filter(has_text="broken.pdf")
+    expect(bar).to_have_attribute("data-status", "failed")
+    page.get_by_label("Status").select_option("failed")
+    row = page.locator("#docs-table tbody tr", has_text="broken.pdf")
+    expect(row).to_have_attribute("data-status", "failed")
+    reason = row.locator(".reason")
+    expect(reason).not_to_be_empty()
+    expect(bar).to_contain_text(reason.inner_text())

@@ -23,12 +23,7 @@ export function init() {
     drop.classList.remove("over");
     enqueue(e.dataTransfer.files);
   });
-  drop.addEventListener("keydown", (e) => {
-    if (e.key === "Enter" || e.key === " ") {
-      e.preventDefault();
-      $("#file-input").click();
-    }
-  });
+  $("#choose").addEventListener("click", () => $("#file-input").click());
   $("#file-input").addEventListener("change", (e) => {
     enqueue(e.target.files);
     e.target.value = "";

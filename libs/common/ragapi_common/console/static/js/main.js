@@ -27,6 +27,11 @@ function route() {
   for (const page of Object.keys(PAGES)) $(`#page-${page}`).hidden = page !== name;
   $("#key-form").hidden = name === "admin";
   showError(null);
+  if (name !== "admin" && !getKey("tenant")) {
+    showError(new Error("Enter the tenant's API key above to start."));
+    $("#key-input").focus();
+    return;
+  }
   PAGES[name].show();
 }
 
