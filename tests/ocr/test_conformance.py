@@ -20,6 +20,7 @@ from ragapi_ocr.content import BBOX_SCALE
 from tests.conftest import TenantFactory
 from tests.ingest.conftest import StackFactory
 from tests.ingest.pipeline import cited, tenant_rag
+from tests.ocr import documents as docs
 from tests.ocr import scanset
 from tests.ocr.fake_vllm import FakeVllm
 from tests.ocr.grounded import ScanReplier
@@ -27,7 +28,21 @@ from tests.ocr.textmetrics import cer
 from tests.support.apps import TenantHandle
 
 MODEL = "deepseek-ai/DeepSeek-OCR"
-SCANS = scanset.pages(2)  # an English page, then a Chinese one
+SCANS = scanset.pages(2)  # an English A4 page, then a Chinese one
+#: Small pages for the indexing check: the fake embedder (a bag of hashed words) finds a
+#: short chunk from a question about it; a dense A4 page's chunk is too diluted for that.
+SMALL = [
+    scanset.ScanPage(0, "en", "plain", 200, 1.5, "\n".join(docs.ENGLISH), docs.scanned_pdf()[0]),
+    scanset.ScanPage(
+        1,
+        "zh",
+        "plain",
+        200,
+        1.5,
+        "\n".join(docs.CHINESE),
+        docs.scanned_pdf(docs.CHINESE, "china-s")[0],
+    ),
+]
 KEYS = {
     "text": {"type", "text", "page_idx", "bbox", "text_level"},
     "table": {"type", "table_body", "table_caption", "table_footnote", "page_idx", "bbox"},
@@ -38,7 +53,7 @@ KEYS = {
 
 @pytest.fixture
 async def scan_vllm() -> AsyncIterator[FakeVllm]:
-    async with FakeVllm(replier=ScanReplier(SCANS)) as server:
+    async with FakeVllm(replier=ScanReplier(SCANS + SMALL)) as server:
         yield server
 
 
@@ -97,17 +112,17 @@ async def test_both_engines_index_and_answer_alike(
     make_ingest: StackFactory,
 ) -> None:
     stack = await make_ingest()
-    document = scanset.document(SCANS)
-    # A paragraph of each page (the fake embedder is a bag of words: a whole paragraph
-    # finds its page's chunk above LightRAG's similarity threshold, a short line may not).
-    questions = [" ".join(scan.truth.split("\n")[:6]) for scan in SCANS]
+    # One document a language: the fake embedder (hashed words, CJK characters and bigrams)
+    # dilutes a short English question in a chunk that is mostly Chinese.
+    questions = {"en.pdf": "Invoice 4711 from ACME Corporation", "zh.pdf": "北京市朝阳区建国路"}
+    files = [(f"{scan.language}.pdf", scan.pdf) for scan in SMALL]
     for tenant in (await tenants(tenant_factory, scan_vllm)).values():
-        response = await stack.upload(tenant, [("contract.pdf", document)])
+        response = await stack.upload(tenant, files)
         assert response.status_code == 202, response.text
         task = await stack.wait_task(tenant, response.json()["task_id"])
-        (doc,) = task["documents"]
-        assert doc["status"] == "processed", doc
-        assert not doc.get("warning"), doc
         instance = await tenant_rag(bus, stack.rag, tenant)
-        for question in questions:
-            assert doc["doc_id"] in await cited(instance, question), question
+        for doc in task["documents"]:
+            assert doc["status"] == "processed", doc
+            assert not doc.get("warning"), doc
+            assert doc["doc_id"] in await cited(instance, questions[doc["name"]]), doc
+    assert len(scan_vllm.requests) == len(SMALL)  # the deepseek tenant's pages, one call each
