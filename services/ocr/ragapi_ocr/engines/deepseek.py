@@ -67,7 +67,7 @@ class DeepSeekEngine:
         self,
         pool: CpuPool,
         caller: ProviderCaller,
-        office: LocalEngine,
+        local: LocalEngine,
         *,
         limits: Limits,
         dpi: int,
@@ -80,7 +80,7 @@ class DeepSeekEngine:
     ) -> None:
         self.pool = pool
         self.caller = caller
-        self.office_engine = office
+        self.local = local
         self.limits = limits
         self.dpi = dpi
         self.max_side = max_side
@@ -98,7 +98,7 @@ class DeepSeekEngine:
     async def extract(self, source: Source, caller: Caller) -> Extraction:
         if source.info.kind == "office":
             # Office files carry their text; there is nothing for a vision model to read.
-            return await self.office_engine.office(source, caller)
+            return await self.local.office(source, caller)
         # Rendered pages wait for the tenant's turn in memory: bound how many do.
         window = asyncio.Semaphore(self.tenant_concurrency + self.pool.size)
 
@@ -115,7 +115,7 @@ class DeepSeekEngine:
         except RagapiError as error:
             if not caller.fallback:
                 raise
-            page = await self.office_engine.page(source, index, caller)
+            page = await self.local.page(source, index, caller)
             page.warning = f"page {index + 1} read by the local engine: {error}"
             self.metrics.fallbacks.inc()
             return page
