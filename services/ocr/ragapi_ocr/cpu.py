@@ -115,7 +115,7 @@ class CpuPool:
 
     @property
     def busy(self) -> int:
-        """Jobs running now (at most ``size``)."""
+        """Jobs running now (at most ``size`` pages and one short job)."""
         return self._running
 
     async def run(
