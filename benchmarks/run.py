@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Each bench's module and the arguments of its small run (its defaults under ``--full``).
 SMALL: dict[str, list[str]] = {
     "models": [],
-    "ocr": ["--pages", "12", "--scan-pages", "2"],
+    "ocr": ["--pages", "12", "--scan-pages", "6"],
     "ingest": ["--size-mb", "50", "--docs", "30", "--latency", "0.05"],
     "query": [
         "--latency", "0.05", "--duration", "8", "--docs", "50", "--tenants", "10",

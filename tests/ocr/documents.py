@@ -113,6 +113,15 @@ def scanned_pdf(lines: list[str] = ENGLISH, font: str = "helv") -> tuple[bytes, 
     return _bytes(doc), lines
 
 
+def scanned_pdf_pages(pages: list[list[str]]) -> bytes:
+    """An image-only PDF of several scanned pages."""
+    doc = pymupdf.open()
+    for number, lines in enumerate(pages):
+        page = _page(doc)
+        page.insert_image(page.rect, stream=degrade(rendered_text(lines, "helv"), seed=number))
+    return _bytes(doc)
+
+
 def chinese_text_pdf() -> tuple[bytes, list[str]]:
     """A Chinese page with a text layer (china-s) next to an English one (helv)."""
     doc = pymupdf.open()

@@ -9,6 +9,8 @@ only when the request has the shape vLLM's DeepSeek-OCR recipe needs, and 400
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -66,8 +68,19 @@ def shape_errors(body: dict[str, Any]) -> list[str]:
     return errors
 
 
+def page_png(body: dict[str, Any]) -> bytes:
+    """The page image of a request that passed :func:`shape_errors`."""
+    parts = body["messages"][0]["content"]
+    url = next(p for p in parts if p.get("type") == "image_url")["image_url"]["url"]
+    return base64.b64decode(url.split(",", 1)[1])
+
+
+@dataclass
 class FakeVllm(FakeProvider):
-    """``reply`` defaults to :data:`PAGE_ANSWER`; a malformed request answers 400."""
+    """``reply`` defaults to :data:`PAGE_ANSWER`, or ``replier(page_png)`` answers when set;
+    a malformed request answers 400."""
+
+    replier: Callable[[bytes], str] | None = None
 
     async def _chat(self, request: Request) -> Response:
         async with self._serving(request) as (body, failure):
@@ -76,7 +89,10 @@ class FakeVllm(FakeProvider):
             errors = shape_errors(body)
             if errors:
                 return JSONResponse({"error": {"message": "; ".join(errors)}}, status_code=400)
-            text = self.behaviour.reply or PAGE_ANSWER
+            if self.replier is not None:
+                text = self.replier(page_png(body))
+            else:
+                text = self.behaviour.reply or PAGE_ANSWER
             return JSONResponse(
                 {
                     "id": "chatcmpl-ocr",

@@ -13,6 +13,7 @@ from ragapi_ocr import grounding
 from tests.conftest import TenantFactory
 from tests.ocr import documents as docs
 from tests.ocr.fake_vllm import FakeVllm
+from tests.ocr.textmetrics import cer
 from tests.support.apps import TenantHandle
 from tests.support.fake_provider import CHAT
 
@@ -20,12 +21,10 @@ MODEL = "deepseek-ai/DeepSeek-OCR"
 
 
 async def deepseek_tenant(
-    tenant_factory: TenantFactory, vllm: FakeVllm, engine: str = "deepseek"
+    tenant_factory: TenantFactory, vllm: FakeVllm, engine: str = "deepseek", **ocr: Any
 ) -> TenantHandle:
-    config = {
-        "ocr": {"engine": engine, "base_url": vllm.base_url, "model": MODEL, "api_key": "sk-ocr"}
-    }
-    return await tenant_factory(config=config)
+    endpoint = {"base_url": vllm.base_url, "model": MODEL, "api_key": "sk-ocr"}
+    return await tenant_factory(config={"ocr": {"engine": engine, **endpoint, **ocr}})
 
 
 async def post_scan(
@@ -35,6 +34,13 @@ async def post_scan(
     return await ocr.post(
         "/v1/ocr", headers=tenant.headers, files={"file": ("scan.pdf", data)}, data=form
     )
+
+
+async def fallback_pages(ocr: httpx.AsyncClient) -> float:
+    for line in (await ocr.get("/metrics")).text.splitlines():
+        if line.startswith("ragapi_ocr_fallback_pages_total "):
+            return float(line.split()[1])
+    raise AssertionError("no fallback counter")
 
 
 async def test_pages_go_to_vllm_and_markup_is_stripped(
@@ -61,17 +67,13 @@ async def test_pages_go_to_vllm_and_markup_is_stripped(
     title, text, table, image, equation = page0
     assert title["text"] == "Annual Report 2026"
     assert title["text_level"] == 1
-    assert title["bbox"] == [100, 40, 900, 90]
+    # DeepSeek's 0-999 grid on the content list's 0-1000 scale (content.BBOX_SCALE).
+    assert title["bbox"] == [round(v * 1000 / 999) for v in (100, 40, 900, 90)]
     assert text["text"] == "Revenue grew by 12 percent in the northern region."
     assert table["table_body"].startswith("<table><tr><td>Region</td>")
     assert table["table_caption"] == ["Table 1: Revenue by region"]
     assert image["image_caption"] == ["Figure 1: Sales chart"]
-    assert image["bbox"] == [
-        100,
-        650,
-        500,
-        950,
-    ]
+    assert image["bbox"] == [100, 651, 501, 951]
     assert equation["latex"] == "E = m c^2"
 
 
@@ -134,6 +136,40 @@ async def test_breaker_opens_then_fails_fast(
     # Local OCR is unaffected.
     local = await post_scan(ocr, tenant, engine="local")
     assert local.status_code == 200
+
+
+async def test_pages_the_model_cannot_read_fall_back_to_local_when_allowed(
+    ocr: httpx.AsyncClient, tenant_factory: TenantFactory, vllm: FakeVllm
+) -> None:
+    tenant = await deepseek_tenant(tenant_factory, vllm, fallback=True)
+    before = await fallback_pages(ocr)
+    vllm.configure(latency_s=10)  # past the 3 s page deadline
+    data, truth = docs.scanned_pdf()
+    response = await ocr.post("/v1/ocr", headers=tenant.headers, files={"file": ("scan.pdf", data)})
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["engine"] == "deepseek"
+    (warning,) = result["warnings"]
+    assert warning.startswith("page 1 read by the local engine:"), warning
+    assert "DeepSeek-OCR" in warning
+    assert cer("\n".join(truth), result["markdown"]) < 0.1  # the local engine's reading
+    vllm.configure(latency_s=0, fail_forever=True, fail_statuses=(500,))
+    for _ in range(3):  # then the breaker opens; pages still come back, from the fallback
+        failed = await post_scan(ocr, tenant)
+        assert failed.status_code == 200, failed.text
+        assert "read by the local engine" in failed.json()["warnings"][0]
+    assert "failed repeatedly" in failed.json()["warnings"][0]  # the open breaker's words
+    assert await fallback_pages(ocr) - before == 4
+
+
+async def test_fallback_is_off_unless_the_tenant_allows_it(
+    ocr: httpx.AsyncClient, tenant_factory: TenantFactory, vllm: FakeVllm
+) -> None:
+    tenant = await deepseek_tenant(tenant_factory, vllm, fallback=False)
+    vllm.configure(fail_forever=True, fail_statuses=(500,))
+    response = await post_scan(ocr, tenant)
+    assert response.status_code == 503
+    assert "warnings" not in response.json()
 
 
 async def test_request_with_the_wrong_shape_is_refused_by_the_fake(vllm: FakeVllm) -> None:

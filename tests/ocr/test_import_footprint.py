@@ -14,7 +14,9 @@ from tests.ocr.conftest import ocr_settings
 from tests.support.apps import running
 
 #: What only the pool processes need (PyMuPDF alone is 116 MB of RSS).
-POOL_ONLY = ("pymupdf", "fitz", "rapidocr", "onnxruntime", "cv2", "openpyxl", "docx", "pptx")
+POOL_ONLY = (
+    "pymupdf", "fitz", "rapidocr", "onnxruntime", "openvino", "cv2", "openpyxl", "docx", "pptx"
+)  # fmt: skip
 
 PROBE = f"""
 import sys
@@ -48,7 +50,8 @@ def children(pool_only: bool) -> set[int]:
     return found
 
 
-@pytest.mark.parametrize(("warm_up", "started"), [(False, 0), (True, 2)])
+# Warm: the two page processes (ocr_processes=2) and the spare one for short jobs.
+@pytest.mark.parametrize(("warm_up", "started"), [(False, 0), (True, 3)])
 async def test_the_pool_starts_at_start_up_only_when_warm_up_is_set(
     nats_url: str, redis_url: str, tmp_path: Path, warm_up: bool, started: int
 ) -> None:

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from ragapi_common.errors import DeadlineExceeded
-from ragapi_ocr.cpu import CpuPool
+from ragapi_ocr.cpu import CpuPool, Share
 
 
 @pytest.fixture
@@ -33,6 +33,15 @@ async def test_overrun_kills_the_job_and_the_pool_recovers(pool: CpuPool) -> Non
     assert pool.busy == 0
     # A fresh process serves the next job (the stuck one was killed, not left running).
     assert await pool.run(60, os.getpid) != first_pid
+
+
+async def test_a_page_overrun_kills_only_the_page_processes(pool: CpuPool) -> None:
+    page_pid = await pool.run_for(Share("t"), 60, os.getpid)
+    short_pid = await pool.run(60, os.getpid)
+    with pytest.raises(DeadlineExceeded):
+        await pool.run_for(Share("t"), 0.5, time.sleep, 30)
+    assert await pool.run_for(Share("t"), 60, os.getpid) != page_pid
+    assert await pool.run(60, os.getpid) == short_pid  # the spare process lives on
 
 
 async def test_thread_mode_runs_the_same_functions() -> None:

@@ -162,3 +162,24 @@ async def test_run_endpoint_errors(
     await bus.files.write_bytes(huge, docs.huge_png())
     with pytest.raises(PayloadTooLarge, match="30000x30000"):
         await run(other.id, huge)
+
+
+async def test_a_tenants_many_documents_do_not_hold_back_anothers_receipt(
+    ocr: httpx.AsyncClient, bus: Bus, tenant_factory: TenantFactory
+) -> None:
+    """Tenant a queues five 3-page scans, then b one page: b's is not read after a's last.
+
+    Without the per-tenant cap this replica would pull four of a's documents (its worker
+    concurrency) and read b's only once one of them ended; with it, a has two in flight,
+    the others go back to the tail, and b's job gets a fetch slot and the next pool turn.
+    """
+    big, small = await tenant_factory(), await tenant_factory()
+    scan = docs.scanned_pdf_pages([docs.ENGLISH] * 3)
+    async with watching(bus, subjects.JOB_INDEX, IndexJob) as index_jobs:
+        many = [await submit(bus, big.id, scan, f"big-{n}.pdf") for n in range(5)]
+        receipt = await submit(bus, small.id, docs.scanned_pdf()[0], "receipt.pdf")
+        await index_jobs.first(lambda j: j.doc_id == receipt, timeout_s=300)
+        for doc_id in many:
+            await index_jobs.first(lambda j, d=doc_id: j.doc_id == d, timeout_s=300)  # type: ignore[misc]
+    order = [job.doc_id for job in index_jobs.items if job.doc_id in {receipt, *many}]
+    assert order.index(receipt) < 3, order

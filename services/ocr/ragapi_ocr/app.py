@@ -89,6 +89,7 @@ async def sample_queue(worker: Worker[Any], pool: CpuPool, metrics: OcrMetrics) 
         with contextlib.suppress(Exception):
             metrics.queue_depth.set(await worker.backlog())
         metrics.busy.set(pool.busy)
+        metrics.waiting.set(pool.queue.waiting)
         await asyncio.sleep(QUEUE_SAMPLE_S)
 
 
@@ -117,6 +118,7 @@ async def open_pool(stack: AsyncExitStack, settings: OcrSettings) -> CpuPool:
     pool = CpuPool(
         default_processes() if processes is None else processes,
         det_max_side=settings.ocr_det_max_side,
+        runtime=settings.ocr_runtime,
     )
     pool.start()
     stack.push_async_callback(pool.close)

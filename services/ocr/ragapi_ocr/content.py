@@ -1,7 +1,8 @@
 """Content-list items in RAG-Anything's format, and the markdown they read as.
 
-Items (``page_idx`` counts from 0; ``bbox`` is ``[x0, y0, x1, y1]`` scaled to 0-1000
-of the page, when known):
+Items (``page_idx`` counts from 0; ``bbox`` is ``[x0, y0, x1, y1]`` in integers on
+one scale for every engine, :data:`BBOX_SCALE`: 0 is the page's left (top) edge,
+1000 its right (bottom) edge; DeepSeek-OCR's 0-999 grid is rescaled to it):
 
 - ``{"type": "text", "text", "page_idx", "text_level"?}``
 - ``{"type": "table", "table_body", "table_caption": [], "table_footnote": [], "page_idx"}``
@@ -23,6 +24,29 @@ from ragapi_common.contracts.payloads import OcrResult
 
 Item = dict[str, Any]
 Box = tuple[float, float, float, float]
+#: Where a page's right and bottom edges lie in every item's ``bbox``.
+BBOX_SCALE = 1000.0
+#: DeepSeek-OCR's grid: 999 is the page's right (bottom) edge.
+DEEPSEEK_GRID = 999.0
+WHOLE_PAGE: Box = (0.0, 0.0, BBOX_SCALE, BBOX_SCALE)
+
+
+def rescale(box: Box, width: float, height: float, frame: Box = WHOLE_PAGE) -> Box:
+    """``box`` given in 0..``width`` x 0..``height`` of ``frame`` (a region of the page,
+    itself on the page's scale), on the page's scale and clipped to it."""
+    fx0, fy0, fx1, fy1 = frame
+    sx, sy = (fx1 - fx0) / (width or 1.0), (fy1 - fy0) / (height or 1.0)
+    x0, y0, x1, y1 = box
+    return (
+        _clip(fx0 + x0 * sx),
+        _clip(fy0 + y0 * sy),
+        _clip(fx0 + x1 * sx),
+        _clip(fy0 + y1 * sy),
+    )
+
+
+def _clip(value: float) -> float:
+    return max(0.0, min(BBOX_SCALE, value))
 
 
 def text_item(text: str, page_idx: int, *, level: int = 0, bbox: Box | None = None) -> Item:
@@ -111,6 +135,8 @@ class PageOutput:
     items: list[Item]
     images: list[bytes] = field(default_factory=list)
     read_by_ocr: bool = False
+    #: What was degraded on this page (read by the fallback engine), for the document.
+    warning: str | None = None
 
 
 @dataclass
@@ -136,5 +162,9 @@ class Extraction:
                 content.append(item)
         parts = [md for md in (item_markdown(i) for i in content) if md.strip()]
         return OcrResult(
-            engine=self.engine, pages=len(self.pages), markdown="\n\n".join(parts), content=content
+            engine=self.engine,
+            pages=len(self.pages),
+            markdown="\n\n".join(parts),
+            content=content,
+            warnings=[page.warning for page in self.pages if page.warning],
         )

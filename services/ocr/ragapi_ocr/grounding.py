@@ -2,9 +2,11 @@
 
 With ``<|grounding|>`` in the prompt the model prefixes each block with
 ``<|ref|>LABEL<|/ref|><|det|>[[x1, y1, x2, y2], ...]<|/det|>`` (coordinates in
-0-999 of the page). Labels seen: ``title``, ``sub_title``, ``text``, ``table``
-(an HTML table), ``table_caption``, ``table_footnote``, ``image``,
-``image_caption``, ``equation``; anything else reads as text.
+0-999 of the page; items get them on the content list's scale,
+:data:`.content.BBOX_SCALE`, image crops use the model's own grid). Labels
+seen: ``title``, ``sub_title``, ``text``, ``table`` (an HTML table),
+``table_caption``, ``table_footnote``, ``image``, ``image_caption``,
+``equation``; anything else reads as text.
 """
 
 from __future__ import annotations
@@ -13,7 +15,16 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from .content import Box, Item, equation_item, image_item, table_item, text_item
+from .content import (
+    DEEPSEEK_GRID,
+    Box,
+    Item,
+    equation_item,
+    image_item,
+    rescale,
+    table_item,
+    text_item,
+)
 
 _MARK = re.compile(r"<\|ref\|>(?P<label>.*?)<\|/ref\|>\s*<\|det\|>(?P<boxes>.*?)<\|/det\|>", re.S)
 #: Special tokens left in by ``skip_special_tokens: false`` (DeepSeek writes fullwidth bars).
@@ -33,7 +44,7 @@ class Block:
 
 @dataclass
 class ParsedPage:
-    """A page's items; image items point (``image_ref``) into :attr:`image_boxes`."""
+    """A page's items; image items point (``image_ref``) into :attr:`image_boxes` (0-999)."""
 
     items: list[Item] = field(default_factory=list)
     image_boxes: list[Box] = field(default_factory=list)
@@ -86,10 +97,11 @@ def parse_page(text: str, page_idx: int) -> ParsedPage:
     """Content items of one page answer, captions attached to their table or image."""
     page = ParsedPage()
     for block in blocks(text):
-        box = block.boxes[0] if block.boxes else None
+        grid = block.boxes[0] if block.boxes else None
+        box = rescale(grid, DEEPSEEK_GRID, DEEPSEEK_GRID) if grid else None
         if block.label == "image":
             page.items.append(image_item(len(page.image_boxes), page_idx, bbox=box))
-            page.image_boxes.append(box or (0.0, 0.0, 999.0, 999.0))
+            page.image_boxes.append(grid or (0.0, 0.0, DEEPSEEK_GRID, DEEPSEEK_GRID))
         elif block.label in ("image_caption", "table_caption", "table_footnote"):
             _attach(page, block, page_idx)
         elif block.label == "table":

@@ -42,6 +42,14 @@ class OcrMetrics:
             registry=registry,
         )
         self.busy = Gauge("ragapi_ocr_pool_busy", "OCR pool slots in use.", registry=registry)
+        self.waiting = Gauge(
+            "ragapi_ocr_pool_waiting", "Pages waiting in the pool's fair queue.", registry=registry
+        )
+        self.fallbacks = Counter(
+            "ragapi_ocr_fallback_pages_total",
+            "Pages DeepSeek-OCR could not read that the local engine read instead.",
+            registry=registry,
+        )
 
 
 _BY_REGISTRY: weakref.WeakKeyDictionary[CollectorRegistry, OcrMetrics] = weakref.WeakKeyDictionary()

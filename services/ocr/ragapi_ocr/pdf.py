@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pymupdf as _pymupdf
 
-from .content import Box
+from .content import Box, rescale
 from .images import Pixels
 from .rejections import Rejected
 
@@ -76,15 +76,10 @@ def text_layer(page: Page) -> TextLayer:
 
 
 def normalized(page: Page, rect: Rect) -> Box:
-    """``rect`` in 0-1000 of the page's width and height."""
+    """``rect`` on the content list's scale (0-1000 of the page's width and height)."""
     width, height = page.rect.width or 1.0, page.rect.height or 1.0
     x0, y0 = rect.x0 - page.rect.x0, rect.y0 - page.rect.y0
-    return (
-        x0 / width * 1000,
-        y0 / height * 1000,
-        (x0 + rect.width) / width * 1000,
-        (y0 + rect.height) / height * 1000,
-    )
+    return rescale((x0, y0, x0 + rect.width, y0 + rect.height), width, height)
 
 
 def tables(page: Page) -> list[tuple[Rect, list[list[str | None]]]]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ragapi_common.bus import FileStore, PermanentJobError
 from ragapi_common.contracts.payloads import OcrResult, TenantContext
+from ragapi_common.contracts.tenant import OcrConfig
 from ragapi_common.errors import (
     BadRequest,
     PayloadTooLarge,
@@ -55,7 +56,10 @@ class OcrPipeline:
             raise _engine_error(f"unknown OCR engine {name!r}; use local or deepseek")
         if name == "deepseek" and not effective.ocr.configured:
             raise _engine_error("the deepseek engine needs an ocr base_url and model")
-        return engine, Caller(tenant.tenant_id, effective.ocr)
+        ocr = tenant.config.ocr or OcrConfig()
+        fallback = self.settings.deepseek_fallback if ocr.fallback is None else ocr.fallback
+        caller = Caller(tenant.tenant_id, effective.ocr, ocr.weight or 1.0, fallback)
+        return engine, caller
 
     async def read(self, path: Path, tenant: TenantContext, requested: str | None) -> Extraction:
         """The document at ``path`` read by the chosen engine; Rejected if unusable."""

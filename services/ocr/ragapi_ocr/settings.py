@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from ragapi_common.settings import CommonSettings
@@ -22,7 +24,9 @@ class OcrSettings(CommonSettings):
     ocr_page_timeout_s: float = Field(default=120.0, gt=0)
     ocr_render_dpi: int = Field(default=200, ge=36, le=600)
     #: Text detection sees the page scaled to this long side (recognition reads full size).
-    ocr_det_max_side: int = Field(default=1280, ge=320, le=8000)
+    ocr_det_max_side: int = Field(default=960, ge=320, le=8000)
+    #: What runs RapidOCR's ONNX models in the pool (docs/decisions/0401-ocr-speed.md).
+    ocr_runtime: Literal["openvino", "onnxruntime"] = "openvino"
     #: A page is taken as text when its text layer has more characters than this ...
     ocr_text_layer_min_chars: int = Field(default=50, ge=0)
     #: ... and images cover less than this share of it.
@@ -41,6 +45,14 @@ class OcrSettings(CommonSettings):
     deepseek_tenant_concurrency: int = Field(default=4, ge=1)
     deepseek_breaker_failures: int = Field(default=5, ge=1)
     deepseek_breaker_reset_s: float = Field(default=30.0, gt=0)
+    #: A page DeepSeek-OCR cannot read goes to the local engine (a tenant's ``ocr.fallback``
+    #: overrides this); the document then carries a warning naming the page.
+    deepseek_fallback: bool = False
 
-    ocr_worker_concurrency: int = Field(default=2, ge=1)
+    #: OCR jobs (documents) a replica pulls at once ...
+    ocr_worker_concurrency: int = Field(default=4, ge=1)
+    #: ... of which at most this many of one tenant; another of its jobs waits this long
+    #: for one of them to end, then goes back to the tail of the queue.
+    ocr_worker_tenant_documents: int = Field(default=2, ge=1)
+    ocr_worker_defer_after_s: float = Field(default=2.0, gt=0)
     ocr_worker_max_deliver: int = Field(default=4, ge=1)

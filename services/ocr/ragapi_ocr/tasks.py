@@ -17,7 +17,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import images, layout, office, rapid
-from .content import Item, PageOutput, image_item, markdown_table, table_item, text_item
+from .content import (
+    DEEPSEEK_GRID,
+    WHOLE_PAGE,
+    Box,
+    Item,
+    PageOutput,
+    image_item,
+    markdown_table,
+    rescale,
+    table_item,
+    text_item,
+)
 from .rejections import Rejected
 from .sniff import HEAD_BYTES, Kind, sniff
 
@@ -95,8 +106,13 @@ def local_page(path: str, kind: Kind, index: int, options: LocalOptions) -> Page
         return PageOutput(index, _ocr_items(pixels, index), read_by_ocr=True)
 
 
-def _ocr_items(pixels: images.Pixels, index: int) -> list[Item]:
-    return [text_item(text, index) for text in layout.paragraphs(rapid.read_lines(pixels))]
+def _ocr_items(pixels: images.Pixels, index: int, frame: Box = WHOLE_PAGE) -> list[Item]:
+    """Paragraphs read from ``pixels``, which show ``frame`` of the page."""
+    height, width = pixels.shape[:2]
+    return [
+        text_item(text, index, bbox=rescale(box, width, height, frame))
+        for text, box in layout.paragraphs(rapid.read_lines(pixels))
+    ]
 
 
 def _image_pixels(path: str, index: int, limits: Limits) -> images.Pixels:
@@ -110,7 +126,7 @@ def _text_page(page: Page, index: int, options: LocalOptions) -> PageOutput:
 
     found = pdf.tables(page)
     placed: list[tuple[float, Item]] = [
-        (rect.y0, text_item(text, index))
+        (rect.y0, text_item(text, index, bbox=pdf.normalized(page, rect)))
         for rect, text in pdf.text_blocks(page, [r for r, _ in found])
     ]
     inserts: list[tuple[float, Item]] = []
@@ -121,9 +137,10 @@ def _text_page(page: Page, index: int, options: LocalOptions) -> PageOutput:
     pngs: list[bytes] = []
     for rect in pdf.image_rects(page, options.min_image_share, options.max_images):
         pixels = pdf.render(page, options.dpi, options.limits.max_pixels, clip=rect)
-        inserts.append((rect.y0, image_item(len(pngs), index, bbox=pdf.normalized(page, rect))))
+        frame = pdf.normalized(page, rect)
+        inserts.append((rect.y0, image_item(len(pngs), index, bbox=frame)))
         pngs.append(images.png(pixels))
-        inserts += [(rect.y0, item) for item in _ocr_items(pixels, index)]
+        inserts += [(rect.y0, item) for item in _ocr_items(pixels, index, frame)]
     return PageOutput(index, _merge(placed, inserts), images=pngs)
 
 
@@ -154,7 +171,7 @@ def render_page(
 def crop_regions(page_png: bytes, boxes: list[tuple[float, float, float, float]]) -> list[bytes]:
     """PNG crops of a page image; boxes are in 0-999 of the page, as DeepSeek-OCR gives them."""
     pixels = images.decode_png(page_png)
-    return [images.png(images.crop_normalized(pixels, box, scale=999.0)) for box in boxes]
+    return [images.png(images.crop_normalized(pixels, box, scale=DEEPSEEK_GRID)) for box in boxes]
 
 
 def office_document(path: str) -> list[PageOutput]:
@@ -167,7 +184,7 @@ def ready() -> bool:
     return True
 
 
-def warm_up(threads: int, det_max_side: int) -> None:
+def warm_up(threads: int, det_max_side: int, runtime: str) -> None:
     """Pool initializer: set the thread budget and build this process's engine."""
-    rapid.configure(threads, det_max_side)
+    rapid.configure(threads, det_max_side, runtime)
     rapid.engine()

@@ -6,12 +6,15 @@ object store, read it with the tenant's engine, store the page images and
 content list), then queue an :class:`IndexJob` pointing at it. A file that can
 never be read (empty, damaged, encrypted, too big, unsupported) ends the job at
 once with the reason; when a job is given up, a ``failed`` document event
-carries that reason to whoever keeps the document's status.
+carries that reason to whoever keeps the document's status. A replica reads at
+most ``RAGAPI_OCR_WORKER_TENANT_DOCUMENTS`` documents of one tenant at once; a
+job over that goes back to the tail of the queue (:mod:`.admission`).
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 
 from ragapi_common.bus import Bus, JobContext, PermanentJobError, WorkerSpec
 from ragapi_common.contracts import subjects
@@ -25,6 +28,7 @@ from ragapi_common.contracts.payloads import (
 from ragapi_common.errors import NotFound
 from ragapi_common.logs import task_id_var, tenant_id_var
 
+from .admission import Crowded, TenantDocuments
 from .pipeline import OcrPipeline, job_error, store, store_result
 from .settings import OcrSettings
 from .staging import Staging
@@ -48,6 +52,9 @@ class OcrWorker:
         self.pipeline = pipeline
         self.staging = staging
         self.settings = settings
+        self.documents = TenantDocuments(
+            settings.ocr_worker_tenant_documents, settings.ocr_worker_defer_after_s
+        )
 
     def spec(self) -> WorkerSpec[OcrJob]:
         return WorkerSpec(
@@ -64,6 +71,16 @@ class OcrWorker:
     async def handle(self, job: OcrJob, ctx: JobContext) -> None:
         tenant_id_var.set(job.tenant_id)
         task_id_var.set(job.task_id)
+        try:
+            async with self.documents.slot(job.tenant_id):
+                await self._read(job)
+        except Crowded:
+            # Enough of this tenant's documents are being read here: back to the tail.
+            await self.bus.submit(
+                subjects.JOB_OCR, job, msg_id=f"ocr:{job.doc_id}:{secrets.token_hex(6)}"
+            )
+
+    async def _read(self, job: OcrJob) -> None:
         try:
             tenant = await lookup_tenant(self.bus, job.tenant_id)
             path = await self.staging.from_store(self.bus.files, job.object_name)
@@ -85,6 +102,7 @@ class OcrWorker:
             name=job.name,
             content_type=job.content_type,
             content_object=content_object,
+            warning="; ".join(result.warnings) or None,
         )
         # The same msg id on a redelivered job makes the second publish a no-op.
         await self.bus.submit(

@@ -85,6 +85,8 @@ class IndexJob(DocumentRef):
     text: str | None = None
     text_object: str | None = None
     content_object: str | None = None
+    #: What OCR degraded, kept as the document's ``warning``.
+    warning: str | None = None
 
 
 class DeleteJob(Payload):
@@ -129,3 +131,5 @@ class OcrResult(Payload):
     pages: int
     markdown: str
     content: list[dict[str, Any]]
+    #: What was degraded (a page read by the local engine when DeepSeek-OCR could not).
+    warnings: list[str] = Field(default_factory=list)

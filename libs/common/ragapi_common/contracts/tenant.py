@@ -39,6 +39,10 @@ class EmbeddingConfig(EndpointConfig):
 
 class OcrConfig(EndpointConfig):
     engine: Literal["local", "deepseek"] | None = None
+    #: A page DeepSeek-OCR cannot read is read by the local engine (and the document warns).
+    fallback: bool | None = None
+    #: The tenant's weight in the OCR pool's fair queue (1 = an equal share).
+    weight: float | None = Field(default=None, ge=0.1, le=100)
 
 
 class LimitsConfig(_Section):

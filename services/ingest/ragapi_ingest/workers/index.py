@@ -97,8 +97,10 @@ class IndexWorker:
             reporter.cancel()
         self.metrics.index_seconds.labels(kind).observe(time.perf_counter() - started)
         fields = {"chunks": str(report.chunks), "llm": "1" if report.llm else "0", "progress": ""}
-        if report.warnings:  # indexed, but without something (a failed image analysis)
-            fields["warning"] = "; ".join(report.warnings)
+        # Indexed, but degraded: a page read by the OCR fallback, a failed image analysis.
+        warnings = [*([job.warning] if job.warning else []), *report.warnings]
+        if warnings:
+            fields["warning"] = "; ".join(warnings)
         done = await self.progress.move(
             job.tenant_id, job.doc_id, "processed", allowed_from=("indexing",), fields=fields
         )

@@ -11,6 +11,7 @@ from typing import Protocol, TypeVar
 from ragapi_common.tenancy import Endpoint
 
 from ..content import Extraction
+from ..cpu import Share
 from ..tasks import DocumentInfo
 
 T = TypeVar("T")
@@ -26,10 +27,17 @@ class Source:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who asks: the tenant (for its concurrency share) and its OCR endpoint, if any."""
+    """Who asks: the tenant (its share of the pool and of the endpoint), its OCR endpoint,
+    and whether a page the endpoint cannot read may be read by the local engine instead."""
 
     tenant_id: str
     endpoint: Endpoint
+    weight: float = 1.0
+    fallback: bool = False
+
+    @property
+    def share(self) -> Share:
+        return Share(self.tenant_id, self.weight)
 
 
 class OcrEngine(Protocol):

@@ -4,9 +4,13 @@ Each page is rendered in the pool (144 dpi by default), sent as one
 ``image_url`` data URL with the grounding prompt, and the answer's grounding
 blocks become content items (:mod:`..grounding`); regions labelled ``image``
 are cropped from the page and kept. Pages of a document go out in parallel up
-to the tenant's concurrency share; retries, ``Retry-After``, timeouts and the
-per-endpoint circuit breaker are the shared model transport's
-(:mod:`ragapi_common.models.transport`).
+to the tenant's concurrency share; retries, ``Retry-After``, the per-page
+deadline (``RAGAPI_DEEPSEEK_TIMEOUT_S``, retries included) and the engine's
+circuit breaker (per endpoint, ``kind="ocr"``, apart from the LLM's) are the
+shared model transport's (:mod:`ragapi_common.models.transport`). A page the
+endpoint cannot read (outage, open breaker, deadline, refusal) fails the
+document, or, when the tenant allows it (``ocr.fallback``), is read by the
+local engine and named in the result's ``warnings``.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import base64
 import time
 from typing import Any
 
-from ragapi_common.errors import DependencyUnavailable
+from ragapi_common.errors import DependencyUnavailable, RagapiError
 from ragapi_common.models.breaker import Breakers
 from ragapi_common.models.gate import TenantGate
 from ragapi_common.models.transport import ProviderCaller, deadline_within
@@ -63,7 +67,7 @@ class DeepSeekEngine:
         self,
         pool: CpuPool,
         caller: ProviderCaller,
-        office: LocalEngine,
+        local: LocalEngine,
         *,
         limits: Limits,
         dpi: int,
@@ -76,7 +80,7 @@ class DeepSeekEngine:
     ) -> None:
         self.pool = pool
         self.caller = caller
-        self.office_engine = office
+        self.local = local
         self.limits = limits
         self.dpi = dpi
         self.max_side = max_side
@@ -94,7 +98,7 @@ class DeepSeekEngine:
     async def extract(self, source: Source, caller: Caller) -> Extraction:
         if source.info.kind == "office":
             # Office files carry their text; there is nothing for a vision model to read.
-            return await self.office_engine.office(source)
+            return await self.local.office(source, caller)
         # Rendered pages wait for the tenant's turn in memory: bound how many do.
         window = asyncio.Semaphore(self.tenant_concurrency + self.pool.size)
 
@@ -106,8 +110,20 @@ class DeepSeekEngine:
         return Extraction(self.name, pages)
 
     async def _page(self, source: Source, index: int, caller: Caller) -> PageOutput:
+        try:
+            return await self._model_page(source, index, caller)
+        except RagapiError as error:
+            if not caller.fallback:
+                raise
+            page = await self.local.page(source, index, caller)
+            page.warning = f"page {index + 1} read by the local engine: {error}"
+            self.metrics.fallbacks.inc()
+            return page
+
+    async def _model_page(self, source: Source, index: int, caller: Caller) -> PageOutput:
         started = time.perf_counter()
-        png = await self.pool.run(
+        png = await self.pool.run_for(
+            caller.share,
             self.page_timeout_s,
             render_page,
             str(source.path),
