@@ -99,7 +99,7 @@ def test_ocr_service_is_pointed_at_it_and_may_reach_it(
     assert config["RAGAPI_OCR_BASE_URL"] == "http://deepseek-ocr:8000/v1"
     assert config["RAGAPI_OCR_MODEL"] == "deepseek-ai/DeepSeek-OCR"
     assert config["RAGAPI_OCR_ENGINE"] == "local"  # tenants opt in with ocr.engine
-    policy = one(objs, "NetworkPolicy", "deepseek-ocr")
+    policy = one(objs, "NetworkPolicy", "deepseek-ocr-from-ragapi")
     assert selects(policy["spec"]["podSelector"]["matchLabels"], labels)
     ocr_pod = one(objs, "Deployment", "ragapi-ocr")["spec"]["template"]["metadata"]["labels"]
     (rule,) = policy["spec"]["ingress"]

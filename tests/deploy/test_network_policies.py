@@ -115,7 +115,11 @@ def _expected(overlay: Overlay, source: Pod, destination: Pod, port: int) -> boo
             reaches |= {"postgres": {5432}, "qdrant": {6333, 6334}}
             if overlay.prod:
                 reaches["managed-postgres"] = {5432}
+        if src == "ocr":  # the in-namespace DeepSeek-OCR model server (its component)
+            reaches["deepseek-ocr"] = {8000}
         return port in reaches.get(dst, set())
+    if src == "deepseek-ocr":  # its weights from the Hugging Face Hub: public HTTPS only
+        return port == 443 and destination.namespace is None
     # The NATS servers and Qdrant nodes talk to their own kind, when they are a cluster.
     peers = {"nats": 6222, "qdrant": 6335}
     return src == dst and port == peers.get(src) and _clustered(overlay, src)
@@ -185,6 +189,9 @@ INTENT: dict[str, frozenset[str]] = {
     "postgres-from-ragapi": frozenset({"postgres"}),
     "qdrant-from-ragapi": frozenset({"qdrant"}),
     "qdrant-peers": frozenset({"qdrant"}),
+    "deepseek-ocr-from-ragapi": frozenset({"deepseek-ocr"}),
+    "ragapi-to-deepseek-ocr": frozenset({"ocr"}),
+    "deepseek-ocr-to-hub": frozenset({"deepseek-ocr"}),
 }
 
 
