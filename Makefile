@@ -7,7 +7,7 @@ WORKERS ?= 1
 STAMP   := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-huge fuzz check fmt bench bench-compare clean
+.PHONY: help install run test test-huge faults fuzz check fmt bench bench-compare clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ test: install ## run the test suite against real NATS, Redis and PostgreSQL
 
 test-huge: install ## the 60 and 100 MB end-to-end uploads (about 10 minutes)
 	$(BIN)/pytest -q -m huge
+
+faults: install ## the fault suite alone, then docs/reliability.md rendered from its run
+	rm -rf .pytest_cache/reliability && $(BIN)/pytest -q -m faults -n 4 --dist loadfile; s=$$?; $(BIN)/python scripts/reliability_table.py && exit $$s
 
 fuzz: install ## schemathesis over every API, 500 examples per operation (make test runs 15)
 	RAGAPI_FUZZ_EXAMPLES=500 $(BIN)/pytest -q tests/fuzz
