@@ -103,10 +103,17 @@ def stack_settings() -> dict[str, Any]:
 
 
 @pytest.fixture
-async def stack(tmp_path: Path, stack_settings: dict[str, Any]) -> AsyncIterator[Stack]:
+def stack_root(tmp_path: Path) -> Path:
+    """Where the stack keeps NATS's store, Redis's files and the data directory (as
+    ``ragapi up`` does under its data directory)."""
+    return tmp_path
+
+
+@pytest.fixture
+async def stack(stack_root: Path, stack_settings: dict[str, Any]) -> AsyncIterator[Stack]:
     for name in ("nats", "redis", "data"):
-        (tmp_path / name).mkdir(exist_ok=True)
-    nats, redis = owned_nats(tmp_path / "nats"), owned_redis(tmp_path / "redis")
+        (stack_root / name).mkdir(exist_ok=True)
+    nats, redis = owned_nats(stack_root / "nats"), owned_redis(stack_root / "redis")
     async with AsyncExitStack() as stack:
         for server in (nats, redis):
             await server.start()
@@ -115,7 +122,7 @@ async def stack(tmp_path: Path, stack_settings: dict[str, Any]) -> AsyncIterator
         settings: dict[str, Any] = {
             "nats_url": nats.url,
             "redis_url": redis.url,
-            "data_dir": tmp_path / "data",
+            "data_dir": stack_root / "data",
             "admin_token": ADMIN_TOKEN,
             "secret_key": SECRET_KEY,
             "log_json": False,
@@ -143,4 +150,4 @@ async def stack(tmp_path: Path, stack_settings: dict[str, Any]) -> AsyncIterator
         observed = Observed(REQUEST_DEADLINE_S * slowness())
         http = await stack.enter_async_context(client(observed))
         yield Stack(nats, redis, *urls, http=http, observed=observed, fake=fake,
-                    data_dir=tmp_path / "data")  # fmt: skip
+                    data_dir=stack_root / "data")  # fmt: skip
