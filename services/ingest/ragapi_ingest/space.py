@@ -14,9 +14,7 @@ from pathlib import Path
 import aiofiles.os
 
 from ragapi_common.errors import InsufficientStorage
-
-#: What a refused client is told to wait: someone has to free space first.
-RETRY_AFTER_S = 60.0
+from ragapi_common.outages import FULL_RETRY_AFTER_S
 
 
 class DiskSpace:
@@ -45,5 +43,5 @@ class DiskSpace:
                 f"not enough disk space on the server: {free >> 20} MiB free, "
                 f"{self.reserve_bytes >> 20} MiB kept in reserve; nothing was stored, "
                 "retry once space is freed",
-                retry_after=RETRY_AFTER_S,
+                retry_after=FULL_RETRY_AFTER_S,
             )
