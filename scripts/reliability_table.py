@@ -33,7 +33,26 @@ equal to its documents), and that clients saw only 2xx, or 503/429 with `Retry-A
   (the test's own polling included).
 - **lost**: accepted documents that did not end `processed` once (must be 0).
 - **recovery**: seconds from the fault's end (server back, endpoint answering, space
-  freed) until the first request that needs it succeeded again.
+  freed) until the first request that needs it succeeded again; for a killed process,
+  from the kill (or the restart) until the batch was done, as the notes say.
+
+How the faults are made, and where the issue's numbers were changed to keep `make test`
+short (each a constant or setting of its test):
+
+- NATS, Redis and PostgreSQL are servers the test owns (not `ragapi up`'s supervised
+  ones), killed and started again on the same port and data directory while the
+  services run: NATS SIGKILL, down `DOWN_S` = 3 s; Redis SIGKILL and restart at once,
+  and SIGTERM for 20 s; PostgreSQL SIGQUIT (immediate shutdown), down 3 s. Batches:
+  NATS 50 documents, Redis 30, PostgreSQL 12 (the issue: 50 for NATS).
+- The model provider (`tests/support/fake_provider.py`) stops listening, or answers 429
+  with `Retry-After: 2`, for `RAGAPI_FAULT_LLM_OUTAGE_S` (default 30 s, the issue's).
+  The breaker opens on refused connections, not on 429s (decision 0101, 3): a query
+  spends its retries on the 429s, then answers 503.
+- The index worker case runs `ragapi serve` (tenants, query, two ingest processes) on
+  the postgres profile; the victim holds jobs for sure (the survivor is SIGSTOPped until
+  the kill). The OCR worker case is not in the suite.
+- Disk full: a 64 MiB tmpfs holds NATS's store, Redis's files and the data directory
+  (as `ragapi up` lays them out), filled by a file; needs root to mount.
 """
 
 
