@@ -42,7 +42,8 @@ short (each a constant or setting of its test):
 - NATS, Redis and PostgreSQL are servers the test owns (not `ragapi up`'s supervised
   ones), killed and started again on the same port and data directory while the
   services run: NATS SIGKILL, down `DOWN_S` = 3 s; Redis SIGKILL and restart at once,
-  and SIGTERM for 20 s; PostgreSQL SIGQUIT (immediate shutdown), down 3 s. Batches:
+  and SIGTERM for 20 s; PostgreSQL SIGQUIT (immediate shutdown), meant to be down 3 s (its
+  row says how long it really was: a query in flight holds the test for ~90 s). Batches:
   NATS 50 documents, Redis 30, PostgreSQL 12 (the issue: 50 for NATS).
 - The model provider (`tests/support/fake_provider.py`) stops listening, or answers 429
   with `Retry-After: 2`, for `RAGAPI_FAULT_LLM_OUTAGE_S` (default 30 s, the issue's).
