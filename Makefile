@@ -7,7 +7,7 @@ WORKERS ?= 1
 STAMP   := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-huge test-memory fuzz check fmt bench bench-compare console-screenshots clean
+.PHONY: help install run test test-huge test-memory faults fuzz check fmt bench bench-compare console-screenshots clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ test-huge: install ## the 60 and 100 MB end-to-end uploads (about 10 minutes)
 
 test-memory: install ## RSS after 2 000 tenants opened, queried and evicted (about a minute)
 	$(BIN)/pytest -q -m memory
+
+faults: install ## the fault suite alone, then docs/reliability.md rendered from its run
+	rm -rf .pytest_cache/reliability && $(BIN)/pytest -q -m faults -n 4 --dist loadfile; s=$$?; $(BIN)/python scripts/reliability_table.py && exit $$s
 
 fuzz: install ## schemathesis over every API, 500 examples per operation (make test runs 15)
 	RAGAPI_FUZZ_EXAMPLES=500 $(BIN)/pytest -q tests/fuzz

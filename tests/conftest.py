@@ -17,6 +17,8 @@ from ragapi_tenants.settings import TenantsSettings
 from tests.support.apps import ADMIN_TOKEN, SECRET_KEY, TenantHandle, running
 from tests.support.servers import nats_server, redis_server
 
+pytest_plugins = ["tests.support.reliability"]
+
 TenantFactory = Callable[..., Awaitable[TenantHandle]]
 _tenant_numbers = itertools.count(1)
 

@@ -6,24 +6,29 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
 import aiofiles
-import httpx
 import psutil
 import pytest
 
 from tests.support.apps import ADMIN_TOKEN
 from tests.support.fake_provider import CHAT, FakeProvider
+from tests.support.faults import Observed, Row
+from tests.support.faults import client as client_of
 from tests.support.servers import free_port
+from tests.support.slowness import slowness
 
 from .pipeline import eventually
 from .test_crash import ragapi_up, up_env
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 BATCH = 40
+#: What a client waits for any answer before it counts as a hang.
+REQUEST_DEADLINE_S = 60.0
 
 
 def _texts() -> list[dict[str, str]]:
@@ -49,15 +54,19 @@ def _kill_tree(pid: int) -> None:
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["sigkill", "sigterm"])
 async def test_stopped_two_seconds_after_a_batch_then_every_document_once(
-    tmp_path: Path, nats_url: str, redis_url: str, stop: signal.Signals
+    tmp_path: Path, nats_url: str, redis_url: str, stop: signal.Signals, reliability: Row
 ) -> None:
     data_dir, port = tmp_path / "data", free_port()
+    how = "SIGKILL of the whole process tree" if stop == signal.SIGKILL else "SIGTERM"
+    reliability.fault = f"ragapi up stopped ({how}) 2 s after a {BATCH}-document batch"
+    observed = Observed(REQUEST_DEADLINE_S * slowness())
+    reliability.client_saw = observed.statuses
     tenant = f"batch-{stop.name.lower()}-{port}"  # the servers outlive one test
     async with FakeProvider() as fake:
         fake.configure(latency_s=0.3, paths=(CHAT,))
         env = up_env(nats_url, redis_url, fake)
         admin = {"authorization": f"Bearer {ADMIN_TOKEN}"}
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+        async with client_of(observed, f"http://127.0.0.1:{port}") as client:
             async with ragapi_up(data_dir, port, env) as process:
                 created = await client.post(
                     "/v1/tenants", json={"id": tenant, "name": tenant}, headers=admin
@@ -76,6 +85,7 @@ async def test_stopped_two_seconds_after_a_batch_then_every_document_once(
             unfinished = [d for d in before["documents"] if d["status"] != "processed"]
             assert unfinished, "the batch ended before the kill: nothing was tested"
             task_id = accepted.json()["task_id"]
+            restarted = time.monotonic()
             async with ragapi_up(data_dir, port, env):
 
                 async def ended() -> dict[str, Any] | None:
@@ -85,6 +95,7 @@ async def test_stopped_two_seconds_after_a_batch_then_every_document_once(
                     return task if task["status"] not in ("queued", "running") else None
 
                 task = await eventually(ended, timeout_s=300)
+                reliability.recovery_s = round(time.monotonic() - restarted, 2)
                 listed = (await client.get("/v1/documents?limit=100", headers=headers)).json()
     assert (task["status"], task["total"], task["done"], task["failed"]) == (
         "succeeded", BATCH, BATCH, 0
@@ -99,3 +110,6 @@ async def test_stopped_two_seconds_after_a_batch_then_every_document_once(
     for doc in listed["documents"]:
         stored = [c for c in chunks.values() if c.get("full_doc_id") == doc["doc_id"]]
         assert len(stored) == doc["chunks"] == 1, doc
+    reliability.accepted, reliability.lost = BATCH, 0
+    reliability.notes = "recovery = restart (on the same data directory) to the batch done"
+    observed.assert_clean()

@@ -1,4 +1,5 @@
-"""The one mapping of outages to 503: each library's connection errors, and nothing else.
+"""The one mapping of outages to 503 (each library's connection errors) and of a full disk
+to 507, and nothing else.
 
 PostgreSQL is covered here by asyncpg's own exception classes (a real PostgreSQL
 outage would need a server of its own per test process, as its pool is process-wide);
@@ -13,6 +14,7 @@ from typing import Any
 
 import asyncpg
 import nats.errors
+import nats.js.errors
 import pytest
 import redis.exceptions
 from starlette.applications import Starlette
@@ -35,9 +37,25 @@ OUTAGE: dict[str, BaseException] = {
     "postgres-full": asyncpg.TooManyConnectionsError("too many clients"),
     "refused": ConnectionRefusedError(111, "Connect call failed"),
 }
+#: A full disk, as Redis and JetStream report it (seen in tests/faults/test_disk_full.py).
+FULL: dict[str, BaseException] = {
+    "redis-misconf": redis.exceptions.ResponseError(
+        "MISCONF Errors writing to the AOF file: No space left on device"
+    ),
+    "redis-script-misconf": redis.exceptions.ResponseError(
+        "Error running script (call to f_1): @user_script:4: -MISCONF Errors writing to the AOF"
+    ),
+    "jetstream-no-space": nats.js.errors.ServerError(
+        code=500, err_code=10051, description="write .../msgs/1.blk: no space left on device"
+    ),
+    "jetstream-storage-exceeded": nats.js.errors.APIError(
+        code=500, err_code=10047, description="insufficient storage resources available"
+    ),
+}
 #: A wrong command, a bad query, a bug: not outages.
 NOT_OUTAGE: dict[str, BaseException] = {
     "redis-wrong-type": redis.exceptions.ResponseError("WRONGTYPE"),
+    "jetstream-other": nats.js.errors.BadRequestError(code=400, err_code=10003),
     "postgres-syntax": asyncpg.PostgresSyntaxError("syntax error"),
     "bug": KeyError("a bug"),
 }
@@ -45,7 +63,7 @@ NOT_OUTAGE: dict[str, BaseException] = {
 
 def make_app() -> Starlette:
     async def raising(request: Request) -> Response:
-        raise {**OUTAGE, **NOT_OUTAGE}[request.path_params["kind"]]
+        raise {**OUTAGE, **FULL, **NOT_OUTAGE}[request.path_params["kind"]]
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -71,6 +89,16 @@ async def test_an_outage_answers_503_with_retry_after(kind: str) -> None:
     assert answer.status_code == 503, answer.text
     assert answer.json()["error"]["code"] == "dependency_unavailable"
     assert answer.headers["retry-after"] == "1"
+
+
+@pytest.mark.parametrize("kind", list(FULL))
+async def test_a_full_disk_answers_507(kind: str) -> None:
+    async with running(make_app()) as client:
+        answer = await client.get(f"/raise/{kind}")
+    assert answer.status_code == 507, answer.text
+    assert answer.json()["error"]["code"] == "insufficient_storage"
+    assert "full" in answer.json()["error"]["message"]
+    assert answer.headers["retry-after"] == "60"
 
 
 @pytest.mark.parametrize("kind", list(NOT_OUTAGE))

@@ -4,6 +4,8 @@
         fake.base_url                       # "http://127.0.0.1:PORT/v1"
         fake.configure(latency_s=0.2, fail_rate=0.3, fail_statuses=(429, 500))
         fake.configure(malformed_analysis=("table",))   # schema-less analysis answers
+        fake.configure(fail_forever=True, fail_statuses=(429,), retry_after_s=2)  # throttled
+        await fake.stop(); await fake.start()  # down (connections refused), then back
         ...
         fake.requests                       # [{"path", "json", "headers", "time"}, ...]
         fake.disconnects                    # streams the client abandoned mid-way
@@ -132,6 +134,23 @@ class FakeProvider:
 
     # -- lifecycle -------------------------------------------------------------------
     async def __aenter__(self) -> FakeProvider:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def stop(self) -> None:
+        """Go down: the port refuses connections (in-flight requests are cut) until
+        :meth:`start`, on the same port. Records and behaviour are kept."""
+        if self._server is None or self._task is None:
+            return
+        self._server.should_exit = True
+        await self._task
+        self._server = self._task = None
+
+    async def start(self) -> None:
+        """Serve (again, on the same port once one was chosen)."""
         # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so,
         # and without it every response waits ~40 ms for a delayed ACK.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -152,13 +171,6 @@ class FakeProvider:
                 sock.close()
                 await self._task  # raises what stopped it
             await asyncio.sleep(0.005)
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        assert self._server is not None
-        assert self._task is not None
-        self._server.should_exit = True
-        await self._task
 
     def app(self) -> Starlette:
         return Starlette(

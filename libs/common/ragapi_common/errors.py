@@ -13,7 +13,8 @@
     ├── DependencyUnavailable        503 dependency_unavailable (+ Retry-After)
     │   ├── CircuitOpen              503 circuit_open
     │   └── StoredFileCorrupt        503 stored_file_corrupt (read back short or changed)
-    └── DeadlineExceeded             504 deadline_exceeded
+    ├── DeadlineExceeded             504 deadline_exceeded
+    └── InsufficientStorage          507 insufficient_storage (the disk is full; nothing kept)
 
 The same codes travel over NATS request/reply (``code`` and ``message`` in the
 error headers), so a remote failure becomes the same exception on the caller.
@@ -142,6 +143,13 @@ class DeadlineExceeded(RagapiError):
     code = "deadline_exceeded"
 
 
+class InsufficientStorage(RagapiError):
+    """The server's disk is (nearly) full: the request was refused and nothing of it kept."""
+
+    status = 507
+    code = "insufficient_storage"
+
+
 _BY_CODE: dict[str, type[RagapiError]] = {
     cls.code: cls
     for cls in (
@@ -159,6 +167,7 @@ _BY_CODE: dict[str, type[RagapiError]] = {
         CircuitOpen,
         StoredFileCorrupt,
         DeadlineExceeded,
+        InsufficientStorage,
     )
 }
 

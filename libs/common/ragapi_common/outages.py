@@ -9,13 +9,17 @@ failing the job. A 500 stays what it is: a bug.
 
 from __future__ import annotations
 
+import errno
+
 from ragapi_common import redis_pool
 from ragapi_common.bus import outages as bus_outages
-from ragapi_common.errors import DependencyUnavailable
+from ragapi_common.errors import DependencyUnavailable, InsufficientStorage
 from ragapi_common.rag import outages as rag_outages
 
 #: Seconds a client is told to wait: a restarted server is back within a few.
 RETRY_AFTER_S = 1.0
+#: ... and when a disk is full: someone has to free space first.
+FULL_RETRY_AFTER_S = 60.0
 
 _BY_DEPENDENCY: tuple[tuple[str, tuple[type[Exception], ...]], ...] = (
     ("Redis", redis_pool.OUTAGES),
@@ -37,3 +41,25 @@ def unavailable(error: BaseException) -> DependencyUnavailable | None:
                 retry_after=RETRY_AFTER_S,
             )
     return None
+
+
+#: Errors that may say a disk is full (:func:`storage_full` tells): the web layer
+#: answers 507 for those that do, a 500 for the rest.
+FULL_DISK: tuple[type[Exception], ...] = redis_pool.WRITE_ERRORS + bus_outages.STORE_ERRORS
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def storage_full(error: BaseException) -> InsufficientStorage | None:
+    """The 507 ``error`` means if a disk is full (ours, Redis's or JetStream's), else None."""
+    if isinstance(error, OSError) and error.errno in _NO_SPACE:
+        where = "the server's disk"
+    elif redis_pool.refuses_writes(error):
+        where = "Redis (it cannot persist writes)"
+    elif bus_outages.store_full(error):
+        where = "the NATS JetStream store"
+    else:
+        return None
+    return InsufficientStorage(
+        f"not enough disk space: {where} is full; nothing was stored, retry once space is freed",
+        retry_after=FULL_RETRY_AFTER_S,
+    )

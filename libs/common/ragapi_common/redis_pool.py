@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ragapi_common.errors import DependencyUnavailable
@@ -18,6 +18,16 @@ from ragapi_common.tracing_clients import instrument_redis
 #: Refused, reset, closed, still loading its data, no pooled connection free in time, or no
 #: answer within the socket timeout.
 OUTAGES: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError)
+
+
+#: Redis's errors that may mean it refuses writes (told apart by :func:`refuses_writes`).
+WRITE_ERRORS: tuple[type[Exception], ...] = (ResponseError,)
+
+
+def refuses_writes(error: BaseException) -> bool:
+    """Whether Redis refused a write because it cannot persist it (``MISCONF``: its
+    append-only file or snapshot failed, a full disk); a script relays the same error."""
+    return isinstance(error, ResponseError) and "MISCONF " in str(error)
 
 
 def redis_client(url: str, *, max_connections: int, timeout_s: float) -> Redis:

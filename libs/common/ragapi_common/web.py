@@ -30,7 +30,7 @@ from ragapi_common.bus import Bus
 from ragapi_common.errors import DependencyUnavailable, RagapiError
 from ragapi_common.logs import request_id_var, tenant_id_var
 from ragapi_common.metrics import CONTENT_TYPE_LATEST, Metrics
-from ragapi_common.outages import OUTAGES, unavailable
+from ragapi_common.outages import FULL_DISK, OUTAGES, storage_full, unavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,6 +53,16 @@ async def _outage(request: Request, exc: Exception) -> Response:
     """Redis, NATS or PostgreSQL is down: 503 with ``Retry-After``, one log line, no trace."""
     error = unavailable(exc)
     assert error is not None  # noqa: S101 - the handler is registered for outages only
+    log.warning("%s %s: %s: %s", request.method, request.url.path, error.message, exc)
+    return error_response(error)
+
+
+async def _full_disk(request: Request, exc: Exception) -> Response:
+    """A disk is full (Redis refuses writes, JetStream's store has no space): 507. The
+    same library errors for any other reason stay what they are (a 500)."""
+    error = storage_full(exc)
+    if error is None:
+        raise exc
     log.warning("%s %s: %s: %s", request.method, request.url.path, error.message, exc)
     return error_response(error)
 
@@ -217,6 +227,7 @@ def build_app(
         routes=[*probes, *routes],
         lifespan=_serving(service, lifespan),
         exception_handlers={
+            **dict.fromkeys(FULL_DISK, _full_disk),
             **dict.fromkeys(OUTAGES, _outage),
             RagapiError: _ragapi_error,
             HTTPException: _http_error,

@@ -21,6 +21,7 @@ from ragapi_common.errors import NotFound
 from ragapi_common.outages import unavailable
 
 from .records import Records, metadata_json, new_id
+from .space import DiskSpace
 from .telemetry import IngestMetrics
 from .views import Document
 
@@ -49,17 +50,26 @@ def object_name(tenant_id: str, doc_id: str) -> str:
 
 class Admission:
     def __init__(
-        self, bus: Bus, records: Records, metrics: IngestMetrics, *, chunk_bytes: int
+        self,
+        bus: Bus,
+        records: Records,
+        metrics: IngestMetrics,
+        *,
+        chunk_bytes: int,
+        space: DiskSpace | None = None,
     ) -> None:
         self.bus = bus
         self.records = records
         self.metrics = metrics
         self.chunk_bytes = chunk_bytes
+        self.space = space
 
     async def admit(
         self, tenant_id: str, candidates: Sequence[Candidate]
     ) -> tuple[str, list[Document]]:
         """Admit every candidate under one new task; answer (task_id, documents)."""
+        if self.space is not None:  # 507 while the disk is nearly full, before any write
+            await self.space.check(sum(candidate.size for candidate in candidates))
         task_id = new_id("task")
         gate = asyncio.Semaphore(_PARALLEL)
 

@@ -24,6 +24,7 @@ from .recovery import Recovery
 from .routes import openapi, routes
 from .runner import Workers
 from .settings import IngestSettings
+from .space import DiskSpace
 from .telemetry import IngestMetrics
 
 
@@ -51,8 +52,9 @@ def create_app(
             await auth.start()
             records = Records(redis)
             progress = Progress(records, bus, ingest_metrics)
+            space = DiskSpace(settings.data_dir, reserve_bytes=settings.disk_reserve_bytes)
             admission = Admission(
-                bus, records, ingest_metrics, chunk_bytes=settings.upload_chunk_bytes
+                bus, records, ingest_metrics, chunk_bytes=settings.upload_chunk_bytes, space=space
             )
             if settings.run_workers:
                 registry = (

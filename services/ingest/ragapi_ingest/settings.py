@@ -20,6 +20,10 @@ class IngestSettings(CommonSettings):
     max_filename_chars: int = Field(default=255, ge=16)
     max_metadata_bytes: int = Field(default=64 * 1024, ge=0)
 
+    #: Uploads are refused (507) while the data directory's filesystem would keep less free
+    #: than this after them: NATS's store and Redis's files fail badly on a full disk.
+    disk_reserve_bytes: int = Field(default=100 * 1024 * 1024, ge=0)
+
     # Text path.
     max_text_bytes: int = Field(default=1024 * 1024, ge=1)
     #: A text request's JSON body; the tenant's ``max_upload_bytes`` caps it too, if smaller.

@@ -37,6 +37,20 @@ OUTAGES: tuple[type[Exception], ...] = (
 )
 
 
+#: JetStream's errors that may mean its store is out of disk (told apart by :func:`store_full`).
+STORE_ERRORS: tuple[type[Exception], ...] = (nats.js.errors.APIError,)
+#: JetStream's "insufficient storage resources available".
+_STORAGE_EXCEEDED = 10047
+
+
+def store_full(error: BaseException) -> bool:
+    """Whether JetStream refused a write because its disk (or storage limit) is full."""
+    if not isinstance(error, nats.js.errors.APIError):
+        return False
+    description = (error.description or "").lower()
+    return error.err_code == _STORAGE_EXCEEDED or "no space left" in description
+
+
 def require_connection(client: Client) -> None:
     """Raise ConnectionReconnectingError (an outage) unless ``client`` is connected now."""
     if client.is_closed:

@@ -1,0 +1,153 @@
+"""The fault suite's stack and its record.
+
+``stack``: the tenants, ingest (with its workers) and query services over real HTTP on
+NATS (JetStream on disk) and Redis (append-only file) that the test owns, so it can kill,
+stop and restart them while the services keep running, and a fake model provider. One
+RAG registry is shared by ingest and query, as under ``ragapi up``. A module changes the
+services' settings with a ``stack_settings`` fixture.
+
+Each test fills in its row of ``docs/reliability.md`` through the ``reliability`` fixture
+(:mod:`tests.support.reliability`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ragapi_common.metrics import Metrics
+from ragapi_common.rag.registry import open_registry
+from ragapi_ingest.app import create_app as create_ingest_app
+from ragapi_ingest.settings import IngestSettings
+from ragapi_query.app import create_app as create_query_app
+from ragapi_query.settings import QuerySettings
+from ragapi_tenants.app import create_app as create_tenants_app
+from ragapi_tenants.settings import TenantsSettings
+from tests.query.serving import serving
+from tests.support.apps import ADMIN_TOKEN, SECRET_KEY, TenantHandle
+from tests.support.fake_provider import FakeProvider
+from tests.support.faults import Observed, client
+from tests.support.servers import OwnedServer, owned_nats, owned_redis
+from tests.support.slowness import slowness
+
+FINISHED = ("succeeded", "failed", "partial")
+#: What a client waits for any answer under a fault before it counts as a hang.
+REQUEST_DEADLINE_S = 30.0
+
+
+@dataclass
+class Stack:
+    nats: OwnedServer
+    redis: OwnedServer
+    tenants: str
+    ingest: str
+    query: str
+    http: httpx.AsyncClient
+    observed: Observed
+    fake: FakeProvider
+    data_dir: Path
+
+    async def tenant(self, tenant_id: str) -> TenantHandle:
+        body = {"id": tenant_id, "name": tenant_id}
+        admin = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+        answer = await self.http.post(f"{self.tenants}/v1/tenants", json=body, headers=admin)
+        assert answer.status_code == 201, answer.text
+        key = answer.json()["api_key"]
+        return TenantHandle(tenant_id, key, {"authorization": f"Bearer {key}"})
+
+    async def add_texts(self, tenant: TenantHandle, texts: list[dict[str, str]]) -> httpx.Response:
+        return await self.http.post(
+            f"{self.ingest}/v1/documents/text", json={"documents": texts}, headers=tenant.headers
+        )
+
+    async def task(self, tenant: TenantHandle, task_id: str) -> dict[str, Any] | None:
+        """The task, or None while it cannot be read (an outage's 503)."""
+        answer = await self.http.get(f"{self.ingest}/v1/tasks/{task_id}", headers=tenant.headers)
+        return answer.json() if answer.status_code == 200 else None  # type: ignore[no-any-return]
+
+    async def wait_task(self, tenant: TenantHandle, task_id: str, within_s: float) -> str:
+        """Poll until the task ends (503s waited through); its status."""
+        async with asyncio.timeout(within_s * slowness()):
+            while True:
+                task = await self.task(tenant, task_id)
+                if task is not None and task["status"] in FINISHED:
+                    return str(task["status"])
+                await asyncio.sleep(0.2)
+
+    async def ready(self) -> bool:
+        for base in (self.tenants, self.ingest, self.query):
+            if (await self.http.get(f"{base}/readyz")).status_code != 200:
+                return False
+        return True
+
+
+def texts(prefix: str, count: int) -> list[dict[str, str]]:
+    """``count`` short documents, each distinct (no deduplication)."""
+    return [
+        {"name": f"{prefix}-{n}.txt", "text": f"Pier {n} of Harbour {prefix} moors the Lark{n}."}
+        for n in range(count)
+    ]
+
+
+@pytest.fixture
+def stack_settings() -> dict[str, Any]:
+    """Settings a module changes for every service of its stack."""
+    return {}
+
+
+@pytest.fixture
+def stack_root(tmp_path: Path) -> Path:
+    """Where the stack keeps NATS's store, Redis's files and the data directory (as
+    ``ragapi up`` does under its data directory)."""
+    return tmp_path
+
+
+@pytest.fixture
+async def stack(stack_root: Path, stack_settings: dict[str, Any]) -> AsyncIterator[Stack]:
+    for name in ("nats", "redis", "data"):
+        (stack_root / name).mkdir(exist_ok=True)
+    nats, redis = owned_nats(stack_root / "nats"), owned_redis(stack_root / "redis")
+    async with AsyncExitStack() as stack:
+        for server in (nats, redis):
+            await server.start()
+            stack.push_async_callback(server.stop)
+        fake = await stack.enter_async_context(FakeProvider())
+        settings: dict[str, Any] = {
+            "nats_url": nats.url,
+            "redis_url": redis.url,
+            "data_dir": stack_root / "data",
+            "admin_token": ADMIN_TOKEN,
+            "secret_key": SECRET_KEY,
+            "log_json": False,
+            "auth_cache_ttl_s": 600.0,
+            "llm_base_url": fake.base_url,
+            "llm_model": "fake-llm",
+            "llm_api_key": "sk-fake",
+            "embedding_base_url": fake.base_url,
+            "embedding_model": "fake-embedding",
+            "embedding_dim": 64,
+            # A job whose acknowledgement was lost comes back soon.
+            "index_ack_wait_s": 10.0,
+            **stack_settings,
+        }
+        metrics = Metrics()
+        query_settings = QuerySettings(**settings)
+        rag = open_registry(query_settings, metrics=metrics)
+        stack.push_async_callback(rag.close)
+        apps = [
+            create_tenants_app(TenantsSettings(**settings), metrics=Metrics()),
+            create_ingest_app(IngestSettings(**settings), metrics=metrics, rag=rag),
+            create_query_app(query_settings, metrics=Metrics(), rag=rag),
+        ]
+        urls = [await stack.enter_async_context(serving(app)) for app in apps]
+        observed = Observed(REQUEST_DEADLINE_S * slowness())
+        http = await stack.enter_async_context(client(observed))
+        yield Stack(nats, redis, *urls, http=http, observed=observed, fake=fake,
+                    data_dir=stack_root / "data")  # fmt: skip
