@@ -23,8 +23,8 @@ $(STAMP): pyproject.toml requirements.lock
 run: install ## run the whole stack on one port (ragapi up; WORKERS=2 for two processes)
 	$(BIN)/ragapi up --workers $(WORKERS)
 
-test: install ## run the test suite against real NATS, Redis and PostgreSQL
-	$(BIN)/pytest -q -m "not huge" -n 4 --dist loadfile --durations=15
+test: install ## run the test suite against real NATS, Redis and PostgreSQL (with line and branch coverage, gate 85 %)
+	$(BIN)/pytest -q -m "not huge" -n 4 --dist loadfile --durations=15 --cov --cov-report=term
 
 test-huge: install ## the 60 and 100 MB end-to-end uploads (about 10 minutes)
 	$(BIN)/pytest -q -m huge

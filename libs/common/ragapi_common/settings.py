@@ -32,6 +32,9 @@ class CommonSettings(BaseSettings):
     # load (~1 s measured): 0.5 s failed healthy requests.
     redis_timeout_s: float = Field(default=2.0, gt=0)
     nats_timeout_s: float = Field(default=2.0, gt=0)
+    # A client silent this long in the middle of a request (its head or body) is cut off:
+    # slow-loris connections do not hold sockets and buffers for ever.
+    http_read_timeout_s: float = Field(default=30.0, gt=0)
     admin_token: SecretStr = SecretStr("")
     secret_key: SecretStr = SecretStr("")
     data_dir: Path = Path("data")
