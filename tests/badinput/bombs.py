@@ -39,7 +39,7 @@ def huge_page() -> bytes:
     pix.clear_with(200)
     page.insert_image(page.rect, pixmap=pix)
     data: bytes = doc.tobytes(deflate=True)
-    doc.close()
+    doc.close()  # type: ignore[no-untyped-call]
     return data
 
 
