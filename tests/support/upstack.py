@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from ragapi_cli.state import DEFAULT_TENANT_MARKER
 from tests.cli.stack import BANNER_TIMEOUT_S, READY_TIMEOUT_S, cli_env
 from tests.support.servers import free_port
 
@@ -30,7 +31,7 @@ _LINE = re.compile(r"^(admin token|default tenant API key):? (\S+)")
 class Stack:
     url: str
     admin_token: str
-    tenant_key: str
+    tenant_key: str  # "" when the data directory had its default tenant already
     pid: int
     log: Path
 
@@ -51,12 +52,12 @@ def _child(cmd: list[str], **kwargs: object) -> Iterator[subprocess.Popen[str]]:
             proc.stdout.close()
 
 
-def _banner(proc: subprocess.Popen[str]) -> dict[str, str]:
-    """The admin token and the default tenant's key from ``ragapi up``'s stdout."""
+def _banner(proc: subprocess.Popen[str], wanted: set[str]) -> dict[str, str]:
+    """The ``wanted`` lines of ``ragapi up``'s banner (its stdout)."""
     assert proc.stdout is not None
     found: dict[str, str] = {}
     deadline = time.monotonic() + BANNER_TIMEOUT_S
-    while len(found) < 2 and time.monotonic() < deadline:
+    while not wanted <= set(found) and time.monotonic() < deadline:
         line = proc.stdout.readline()
         if not line:
             raise AssertionError("ragapi up exited before its banner")
@@ -78,8 +79,12 @@ def wait_ready(url: str) -> None:
 
 
 @contextmanager
-def running_stack(work: Path, *, args: tuple[str, ...] = (), **env: str) -> Iterator[Stack]:
-    """``ragapi up`` under ``work`` with the fake provider; ``env`` adds RAGAPI_* settings."""
+def running_stack(
+    work: Path, *, args: tuple[str, ...] = (), default_key: bool | None = None, **env: str
+) -> Iterator[Stack]:
+    """``ragapi up`` under ``work`` with the fake provider; ``env`` adds RAGAPI_* settings.
+    ``default_key``: whether the banner prints a default tenant's key (by default: when the
+    data directory has none yet; not when its Redis already holds one)."""
     provider_port, port = free_port(), free_port()
     provider_url = f"http://127.0.0.1:{provider_port}/v1"
     settings = {
@@ -96,6 +101,11 @@ def running_stack(work: Path, *, args: tuple[str, ...] = (), **env: str) -> Iter
     cmd += ["--data-dir", str(work / "data"), *args]
     provider_cmd = [sys.executable, "-m", "tests.support.fake_provider"]
     provider_cmd += ["--port", str(provider_port)]
+    wanted = {"admin token"}
+    if default_key is None:
+        default_key = not (work / "data" / DEFAULT_TENANT_MARKER).exists()
+    if default_key:
+        wanted.add("default tenant API key")  # created, and its key printed, the first time
     with ExitStack() as stack:
         plog = stack.enter_context((work / "provider.log").open("ab"))
         stack.enter_context(_child(provider_cmd, stdout=plog, stderr=subprocess.STDOUT))
@@ -103,9 +113,13 @@ def running_stack(work: Path, *, args: tuple[str, ...] = (), **env: str) -> Iter
         up = stack.enter_context(
             _child(cmd, stdout=subprocess.PIPE, stderr=log, env=cli_env(**settings))
         )
-        banner = _banner(up)
+        banner = _banner(up, wanted)
         url = f"http://127.0.0.1:{port}"
         wait_ready(url)
         yield Stack(
-            url, banner["admin token"], banner["default tenant API key"], up.pid, work / "up.log"
+            url,
+            banner["admin token"],
+            banner.get("default tenant API key", ""),
+            up.pid,
+            work / "up.log",
         )
