@@ -4,10 +4,13 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 # make run WORKERS=2: N processes on the port, storage in PostgreSQL (decision 0013).
 WORKERS ?= 1
+# make test COV= runs without coverage measurement; make soak MINUTES=5 runs a shorter soak.
+COV     ?= --cov --cov-report=term
+MINUTES ?= 30
 STAMP   := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-huge fuzz check fmt bench bench-compare clean
+.PHONY: help install run test test-huge soak fuzz check fmt bench bench-compare clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -24,10 +27,13 @@ run: install ## run the whole stack on one port (ragapi up; WORKERS=2 for two pr
 	$(BIN)/ragapi up --workers $(WORKERS)
 
 test: install ## run the test suite against real NATS, Redis and PostgreSQL (with line and branch coverage, gate 85 %)
-	$(BIN)/pytest -q -m "not huge" -n 4 --dist loadfile --durations=15 --cov --cov-report=term
+	$(BIN)/pytest -q -m "not huge" -n 4 --dist loadfile --durations=15 $(COV)
 
 test-huge: install ## the 60 and 100 MB end-to-end uploads (about 10 minutes)
 	$(BIN)/pytest -q -m huge
+
+soak: install ## steady mixed load for MINUTES (30): resource slopes per 10 000 requests, PNG in benchmarks/results/soak/
+	$(BIN)/python -m benchmarks.soak --minutes $(MINUTES)
 
 fuzz: install ## schemathesis over every API, 500 examples per operation (make test runs 15)
 	RAGAPI_FUZZ_EXAMPLES=500 $(BIN)/pytest -q tests/fuzz
