@@ -4,10 +4,13 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 # make run WORKERS=2: N processes on the port, storage in PostgreSQL (decision 0013).
 WORKERS ?= 1
+# make test COV= runs without coverage measurement; make soak MINUTES=5 runs a shorter soak.
+COV     ?= --cov --cov-report=term
+MINUTES ?= 30
 STAMP   := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-huge test-memory faults fuzz check fmt bench bench-compare console-screenshots clean
+.PHONY: help install run test test-huge test-memory faults soak fuzz check fmt bench bench-compare console-screenshots clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -23,9 +26,9 @@ $(STAMP): pyproject.toml requirements.lock
 run: install ## run the whole stack on one port (ragapi up; WORKERS=2 for two processes)
 	$(BIN)/ragapi up --workers $(WORKERS)
 
-test: install ## run the test suite against real NATS, Redis and PostgreSQL (and Chromium)
+test: install ## the test suite against real NATS, Redis, PostgreSQL and Chromium (line and branch coverage, gate 85 %)
 	scripts/install-chromium.sh
-	$(BIN)/pytest -q -m "not huge and not memory" -n 4 --dist loadfile --durations=15
+	$(BIN)/pytest -q -m "not huge and not memory" -n 4 --dist loadfile --durations=15 $(COV)
 
 test-huge: install ## the 60 and 100 MB end-to-end uploads (about 10 minutes)
 	$(BIN)/pytest -q -m huge
@@ -35,6 +38,9 @@ test-memory: install ## RSS after 2 000 tenants opened, queried and evicted (abo
 
 faults: install ## the fault suite alone, then docs/reliability.md rendered from its run
 	rm -rf .pytest_cache/reliability && $(BIN)/pytest -q -m faults -n 4 --dist loadfile; s=$$?; $(BIN)/python scripts/reliability_table.py && exit $$s
+
+soak: install ## steady mixed load for MINUTES (30): resource slopes per 10 000 requests, PNG in benchmarks/results/soak/
+	$(BIN)/python -m benchmarks.soak --minutes $(MINUTES)
 
 fuzz: install ## schemathesis over every API, 500 examples per operation (make test runs 15)
 	RAGAPI_FUZZ_EXAMPLES=500 $(BIN)/pytest -q tests/fuzz

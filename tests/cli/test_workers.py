@@ -21,6 +21,7 @@ from ragapi_cli.embedded import EmbeddedServerError
 from ragapi_cli.pgembedded import start_postgres
 from tests.cli.stack import UpProcess, run_cli, serve_env
 from tests.support.servers import free_port
+from tests.support.slowness import slowness
 
 pytestmark = pytest.mark.slow
 
@@ -116,6 +117,44 @@ async def test_document_ingested_through_one_worker_is_answered_by_the_other(
     assert answer.status_code == 200, answer.text
     assert "otters.md" in {ref["name"] for ref in answer.json()["references"]}
     assert "drift apart" in answer.json()["answer"]
+
+
+async def test_a_revoked_key_is_refused_by_both_workers_within_a_second(
+    workers: UpProcess,
+) -> None:
+    admin = {"authorization": f"Bearer {workers.banner['admin token']}"}
+    async with httpx.AsyncClient(base_url=workers.url, timeout=30, headers=admin) as client:
+        created = await client.post("/v1/tenants", json={"id": "revoked", "name": "revoked"})
+        assert created.status_code == 201, created.text
+        [key] = (await client.get("/v1/tenants/revoked/keys")).json()["keys"]
+    tenant = {"authorization": f"Bearer {created.json()['api_key']}"}
+
+    async def documents(client: httpx.AsyncClient) -> httpx.Response:
+        return await client.get("/v1/documents", headers=tenant)
+
+    # Both workers have resolved (and cached) the key.
+    answers = await by_worker(workers.url, documents, {"0", "1"})
+    assert {a.status_code for a in answers.values()} == {200}
+    async with httpx.AsyncClient(base_url=workers.url, timeout=30, headers=admin) as client:
+        revoked = await client.delete(f"/v1/tenants/revoked/keys/{key['key_id']}")
+    assert revoked.status_code == 204
+    since = asyncio.get_running_loop().time()
+    bound = 1.0 * slowness()
+    refused: dict[str, float] = {}
+    for _ in range(TRIES):
+        async with httpx.AsyncClient(base_url=workers.url, timeout=30) as client:
+            answer = await documents(client)
+        worker, late = answer.headers["x-ragapi-worker"], asyncio.get_running_loop().time() - since
+        if answer.status_code == 200:
+            # Accepted only within the bound, and never again once this worker refused it.
+            assert late <= bound, (worker, late)
+            assert worker not in refused, (worker, late, refused)
+        else:
+            assert answer.status_code == 401, answer.text
+            refused.setdefault(worker, late)
+        if set(refused) == {"0", "1"}:
+            return
+    raise AssertionError(f"only workers {sorted(refused)} refused the key in {TRIES} tries")
 
 
 async def test_killed_worker_is_replaced_and_the_port_keeps_answering(

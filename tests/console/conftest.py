@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.support.slowness import slowness
-from tests.support.up_stack import Stack, running_stack
+from tests.support.upstack import Stack, running_stack
 
 #: The longest a page may take to show what a test waits for, on a quiet machine.
 WAIT_MS = 30_000

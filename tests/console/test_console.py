@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import FilePayload, Page, expect
 
 from tests.support.slowness import slowness
-from tests.support.up_stack import Stack
+from tests.support.upstack import Stack
 
 XSS_NAME = "<img src=x onerror=alert(1)>.txt"
 CORPUS = {
@@ -325,7 +325,7 @@ def test_api_errors_are_said_in_words(page: Page, stack: Stack) -> None:
 
 def test_no_key_reaches_the_logs(stack: Stack) -> None:
     """After every test above: the keys typed into the console are in no log line."""
-    logs = (stack.work / "up.log").read_text() + (stack.work / "provider.log").read_text()
+    logs = stack.log.read_text() + (stack.log.parent / "provider.log").read_text()
     assert stack.tenant_key not in logs
     assert stack.admin_token not in logs
 

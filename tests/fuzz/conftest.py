@@ -10,10 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.up_stack import Stack, running_stack
+from tests.support.upstack import Stack, running_stack
+
+__all__ = ["Stack"]
 
 
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory.mktemp("fuzz")) as started:
-        yield started
+    with running_stack(tmp_path_factory.mktemp("fuzz")) as running:
+        yield running

@@ -26,7 +26,7 @@ from ragapi_ingest.routes import openapi as ingest_openapi
 from ragapi_ocr.routes import openapi as ocr_openapi
 from ragapi_query.openapi_doc import openapi as query_openapi
 from ragapi_tenants.routes import openapi as tenants_openapi
-from tests.support.up_stack import Stack
+from tests.support.upstack import Stack
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import aiofiles.os
 import pytest
 
-from ragapi_common.errors import Conflict
+from ragapi_common.errors import Conflict, ValidationFailed
 from ragapi_common.rag._lightrag import shared_storage
 from ragapi_common.rag.api import Question
 from ragapi_common.rag.registry import Registry
@@ -167,3 +167,14 @@ async def test_a_tenant_allowed_many_llm_calls_gets_a_bounded_queue(
     await tenant.insert_text("doc-z", "zorblax.txt", ZORBLAX)
     assert tenant.rag.llm_model_max_async == 2 * settings.index_tenant_limit
     assert _queue_tasks() - before < 200
+
+
+async def test_a_document_without_text_is_invalid_not_a_transient_failure(
+    registry: Registry, tenant_for: TenantFor
+) -> None:
+    # The index worker terminates the job on it at once instead of retrying six times.
+    tenant = await registry.get(tenant_for())
+    with pytest.raises(ValidationFailed, match="no text"):
+        await tenant.insert_text("doc-blank", "blank.txt", " \n\t ")
+    with pytest.raises(ValidationFailed, match="no content"):
+        await tenant.insert_content("doc-empty", "empty.pdf", [], {})

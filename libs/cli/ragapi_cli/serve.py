@@ -52,8 +52,14 @@ async def run_serve(
             mounted = Mounted(spec.name, app, prefixes=(), state=runner.state)
             log.info("serving %s on %s:%d", spec.name, host, sock.getsockname()[1])
             if worker_fd is None:
-                await serve(mounted, sock, stopper)
+                await serve(mounted, sock, stopper, read_timeout_s=settings.http_read_timeout_s)
             else:
                 tagged = tag(mounted, worker_index, metrics)
-                await serve(tagged, sock, stopper, on_started=_worker_ready)
+                await serve(
+                    tagged,
+                    sock,
+                    stopper,
+                    on_started=_worker_ready,
+                    read_timeout_s=settings.http_read_timeout_s,
+                )
     return 0

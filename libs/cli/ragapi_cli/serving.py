@@ -21,6 +21,8 @@ from starlette.types import ASGIApp
 
 from ragapi_common.shutdown import WORK_SHARE, Shutdown
 
+from .protocol import timed_protocol
+
 log = logging.getLogger(__name__)
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -108,8 +110,10 @@ async def serve(
     stopper: Stopper,
     *,
     on_started: Callable[[], Awaitable[None]] | None = None,
+    read_timeout_s: float = 30.0,
 ) -> None:
     """Serve until a signal; ``on_started`` runs once the socket accepts connections.
+    A client silent for ``read_timeout_s`` in the middle of a request is cut off.
 
     In-flight requests get the work share of the grace period (jobs get the same
     share at the same time); the rest is for the services to stop.
@@ -121,6 +125,7 @@ async def serve(
         access_log=False,
         timeout_graceful_shutdown=max(1, round(stopper.shutdown.grace_s * WORK_SHARE)),
         proxy_headers=False,
+        http=timed_protocol(read_timeout_s),
     )
     server = _Server(config)
     stopper.server = server

@@ -90,7 +90,9 @@ async def run_up(options: UpOptions) -> int:
                 transport = httpx.ASGITransport(app=gateway)
                 announce = functools.partial(announce_up, transport, url, data_dir, creds, events)
                 app = gateway
-            await serve(app, sock, stopper, on_started=announce)
+            await serve(
+                app, sock, stopper, on_started=announce, read_timeout_s=env.http_read_timeout_s
+            )
             log.info("server stopped; stopping services")
     log.info("ragapi stopped")
     return 0

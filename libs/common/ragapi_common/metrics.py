@@ -40,6 +40,9 @@ class Metrics:
         self.loop_lag = Gauge(
             "ragapi_event_loop_lag_seconds", "Last measured event-loop lag.", registry=r
         )
+        self.asyncio_tasks = Gauge(
+            "ragapi_asyncio_tasks", "Tasks alive on the event loop (last sample).", registry=r
+        )
         self.loop_lag_histogram = Histogram(
             "ragapi_event_loop_lag_distribution_seconds",
             "Event-loop lag samples.",
@@ -95,3 +98,4 @@ class LoopLagMonitor:
             lag = max(0.0, time.perf_counter() - started - self.interval)
             self.metrics.loop_lag.set(lag)
             self.metrics.loop_lag_histogram.observe(lag)
+            self.metrics.asyncio_tasks.set(len(asyncio.all_tasks()))

@@ -35,6 +35,9 @@ class CommonSettings(BaseSettings):
     # JetStream replicas of the job stream and the file bucket: 3 on a three-server cluster
     # (deploy/k8s/components/nats-cluster), so a lost server loses no job and no file.
     nats_replicas: int = Field(default=1, ge=1, le=5)
+    # A client silent this long in the middle of a request (its head or body) is cut off:
+    # slow-loris connections do not hold sockets and buffers for ever.
+    http_read_timeout_s: float = Field(default=30.0, gt=0)
     admin_token: SecretStr = SecretStr("")
     secret_key: SecretStr = SecretStr("")
     data_dir: Path = Path("data")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from ragapi_common.errors import Conflict, RagapiError
+from ragapi_common.errors import Conflict, RagapiError, ValidationFailed
 
 from . import answer_cache, answers, content, embed_ahead, multimodal, readers, truncation, vectors
 from ._lightrag import DocStatus, LightRAG
@@ -127,7 +127,7 @@ class LightRagTenant:
     # --- writes --------------------------------------------------------------------------
     async def insert_text(self, doc_id: str, name: str, text: str) -> IndexReport:
         if not text.strip():
-            raise RagapiError(f"document {doc_id} has no text to index")
+            raise ValidationFailed(f"document {doc_id} has no text to index")
         return await self._insert(doc_id, name, text, process_options="")
 
     async def insert_content(
@@ -136,7 +136,9 @@ class LightRagTenant:
         """Through LightRAG's parser and multimodal analysis (see :mod:`.multimodal`)."""
         doc = await asyncio.to_thread(content.to_markdown, items, assets)
         if not doc.text.strip():
-            raise RagapiError(f"document {doc_id} has no content to index")
+            raise ValidationFailed(
+                f"document {doc_id} has no content to index (no text found in it)"
+            )
         options = multimodal.process_options(self.capabilities.llm, self.capabilities.vlm)
         async with self._in_use(), self._writer, self._index_lock():
             indexed, warnings = await multimodal.insert(self.rag, doc_id, name, doc, options)

@@ -12,7 +12,7 @@ from typing import Any
 from ragapi_common.bus import Bus, JobContext, PermanentJobError, WorkerSpec
 from ragapi_common.contracts import subjects
 from ragapi_common.contracts.payloads import IndexJob
-from ragapi_common.errors import Conflict, NotFound
+from ragapi_common.errors import Conflict, NotFound, ValidationFailed
 from ragapi_common.rag.api import IndexReport, RagRegistry, TenantRag
 from ragapi_common.rag.progress import indexing_progress
 
@@ -91,7 +91,7 @@ class IndexWorker:
         reporter = asyncio.create_task(self._report_progress(job, rag, started))
         try:
             report = await self._insert(rag, job)
-        except Conflict as exc:
+        except (Conflict, ValidationFailed) as exc:  # retrying cannot change the input
             raise PermanentJobError(exc.message) from exc
         finally:
             reporter.cancel()
