@@ -23,13 +23,13 @@ FROM build AS venv-tenants
 RUN /opt/venv/bin/pip install --no-cache-dir -c requirements.lock .
 
 FROM build AS venv-ingest
-RUN /opt/venv/bin/pip install --no-cache-dir -c requirements.lock ".[rag,postgres]"
+RUN /opt/venv/bin/pip install --no-cache-dir -c requirements.lock ".[rag,postgres,qdrant]"
 
 FROM build AS venv-ocr
 RUN /opt/venv/bin/pip install --no-cache-dir -c requirements.lock ".[ocr]"
 
 FROM build AS venv-query
-RUN /opt/venv/bin/pip install --no-cache-dir -c requirements.lock ".[rag,postgres]"
+RUN /opt/venv/bin/pip install --no-cache-dir -c requirements.lock ".[rag,postgres,qdrant]"
 
 # ---- runtime: non-root, nothing writable but /tmp (the pod mounts an emptyDir there) -----
 FROM ${PYTHON_IMAGE} AS runtime

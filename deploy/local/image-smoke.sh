@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 work=${SMOKE_DIR:-/tmp/ragapi-image-smoke}
 services=("${@:-tenants ingest ocr query}")
 read -r -a services <<< "${services[*]}"
-declare -A extras=([tenants]="" [ingest]="[rag,postgres]" [ocr]="[ocr]" [query]="[rag,postgres]")
+declare -A extras=([tenants]="" [ingest]="[rag,postgres,qdrant]" [ocr]="[ocr]" [query]="[rag,postgres,qdrant]")
 
 mkdir -p "$work/ctx"
 rm -rf "$work/ctx"/*

@@ -14,7 +14,7 @@ from tests.deploy.isolation import blocked_modules
 from tests.deploy.manifests import ROOT, SERVICES
 from tests.deploy.test_images import EXTRAS
 
-EVERY_EXTRA = ("rag", "ocr", "postgres", "embedded", "dev")
+EVERY_EXTRA = ("rag", "ocr", "postgres", "qdrant", "embedded", "dev")
 
 
 def test_the_other_extras_are_really_blocked() -> None:

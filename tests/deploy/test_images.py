@@ -12,12 +12,13 @@ import pytest
 from tests.deploy.dockerfile import DOCKERFILE, exec_form, lineage, parse, pip_extras
 from tests.deploy.manifests import ROOT, SERVICES, container, one, overlay
 
-# The cluster runs the `postgres` storage profile, so LightRAG's services carry asyncpg.
+# The cluster runs the `postgres` storage profile, so LightRAG's services carry asyncpg; and
+# qdrant-client, for RAGAPI_VECTOR_STORE=qdrant (components/qdrant).
 EXTRAS = {
     "tenants": set(),
-    "ingest": {"rag", "postgres"},
+    "ingest": {"rag", "postgres", "qdrant"},
     "ocr": {"ocr"},
-    "query": {"rag", "postgres"},
+    "query": {"rag", "postgres", "qdrant"},
 }
 NEVER_IN_AN_IMAGE = {"embedded", "dev", "all"}
 
