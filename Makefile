@@ -27,7 +27,7 @@ run: install ## run the whole stack on one port (ragapi up; WORKERS=2 for two pr
 	$(BIN)/ragapi up --workers $(WORKERS)
 
 test: install ## the test suite against real NATS, Redis, PostgreSQL and Chromium (line and branch coverage, gate 85 %)
-	scripts/install-chromium.sh
+	scripts/install-system-packages.sh
 	$(BIN)/pytest -q -m "not huge and not memory" -n 4 --dist loadfile --durations=15 $(COV)
 
 test-huge: install ## the 60 and 100 MB end-to-end uploads (about 10 minutes)
@@ -52,7 +52,7 @@ fmt: install ## apply ruff format and autofixes
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
 console-screenshots: install ## the console's browser tests, saving each page's screenshot to docs/console/
-	scripts/install-chromium.sh
+	scripts/install-system-packages.sh
 	RAGAPI_CONSOLE_SCREENSHOTS=docs/console $(BIN)/pytest -q tests/console
 
 bench: install ## run the benchmark harness (see benchmarks/README.md)

@@ -2,7 +2,7 @@
 ``ragapi up`` with the fake model provider, both child processes started once per module.
 
 A browser that cannot start fails the tests: ``make test`` installs chromium
-(scripts/install-chromium.sh). Screenshots go to ``$RAGAPI_CONSOLE_SCREENSHOTS``
+(scripts/install-system-packages.sh). Screenshots go to ``$RAGAPI_CONSOLE_SCREENSHOTS``
 (``make console-screenshots`` sets it to docs/console) or to a temporary folder.
 """
 
@@ -34,7 +34,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def browser() -> Iterator[Browser]:
     executable = shutil.which("chromium") or shutil.which("chromium-browser")
     if executable is None:
-        pytest.fail("no chromium on PATH: run scripts/install-chromium.sh (make test does)")
+        pytest.fail("no chromium on PATH: run scripts/install-system-packages.sh (make test does)")
     expect.set_options(timeout=WAIT_MS * slowness())
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=executable)

@@ -52,8 +52,8 @@ async def test_opening_the_pool_warns_with_numbers_when_the_pools_cannot_fit(
 
 @pytest.fixture
 def bouncer_dsn(postgres_dsn: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    if binary() is None:
-        pytest.skip("pgbouncer is not installed")
+    if binary() is None:  # a test that cannot run fails: make test installs it
+        pytest.fail("no pgbouncer: run scripts/install-system-packages.sh (make test does)")
     # Transaction mode hands each transaction any server connection: asyncpg must not
     # keep named prepared statements (LightRAG passes this to its pool).
     monkeypatch.setenv("POSTGRES_STATEMENT_CACHE_SIZE", "0")
