@@ -12,6 +12,8 @@ import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from tests.support.slowness import slowness
+
 
 @dataclass
 class Probe:
@@ -30,7 +32,7 @@ class Probe:
 
     async def until(self, condition: Callable[[], bool], within_s: float = 5.0) -> None:
         """Wait until ``condition()`` holds, checked on every message and error."""
-        async with asyncio.timeout(within_s):
+        async with asyncio.timeout(within_s * slowness()):
             while not condition():
                 self._changed.clear()
                 await self._changed.wait()

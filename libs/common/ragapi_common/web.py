@@ -242,10 +242,10 @@ def _serving(service: str, lifespan: Lifespan) -> Lifespan:
     inherit the name (tasks copy their context), also beside other services (``ragapi up``)."""
 
     @asynccontextmanager
-    async def named(app: Starlette) -> AsyncIterator[None]:
+    async def named(app: Starlette) -> AsyncIterator[Any]:
         tracing.serving(service)
-        async with lifespan(app):
-            yield
+        async with lifespan(app) as state:  # the lifespan's state reaches the requests
+            yield state
 
     return named
 
