@@ -27,6 +27,7 @@ import random
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -343,6 +344,20 @@ def _plot(
     plt.close(fig)
 
 
+@contextlib.contextmanager
+def soak_stack(work: Path) -> Iterator[tuple[str, str, Stack]]:
+    """``ragapi up`` under ``work`` on a NATS and a Redis of its own (their pending messages
+    and memory are sampled): their URLs and the stack."""
+    for name in ("nats", "redis"):
+        (work / name).mkdir()
+    with (
+        nats_server(work / "nats") as nats_url,
+        redis_server(work / "redis") as redis_url,
+        running_stack(work, RAGAPI_NATS_URL=nats_url, RAGAPI_REDIS_URL=redis_url) as stack,
+    ):
+        yield nats_url, redis_url, stack
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=30.0)
@@ -352,21 +367,16 @@ def main() -> None:
     parser.add_argument("--ingest-per-s", type=float, default=0.5)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/soak"))
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="ragapi-soak-") as tmp:
-        work = Path(tmp)
-        for name in ("nats", "redis"):
-            (work / name).mkdir()
-        with (
-            nats_server(work / "nats") as nats_url,
-            redis_server(work / "redis") as redis_url,
-            running_stack(work, RAGAPI_NATS_URL=nats_url, RAGAPI_REDIS_URL=redis_url) as stack,
-        ):
-            tally, samples = asyncio.run(
-                soak(
-                    stack, nats_url, redis_url, seconds=args.minutes * 60, sample_s=args.sample_s,
-                    clients=args.clients, ingest_per_s=args.ingest_per_s,
-                )
-            )  # fmt: skip
+    with (
+        tempfile.TemporaryDirectory(prefix="ragapi-soak-") as tmp,
+        soak_stack(Path(tmp)) as (nats_url, redis_url, stack),
+    ):
+        tally, samples = asyncio.run(
+            soak(
+                stack, nats_url, redis_url, seconds=args.minutes * 60, sample_s=args.sample_s,
+                clients=args.clients, ingest_per_s=args.ingest_per_s,
+            )
+        )  # fmt: skip
     result = report(args.out, tally, samples, args.warmup_s)
     print((args.out / "soak.md").read_text())
     if result["server_errors"]:

@@ -22,19 +22,11 @@ from typing import Any
 import httpx
 import pytest
 
-from ragapi_common.metrics import Metrics
-from ragapi_common.rag.registry import open_registry
-from ragapi_ingest.app import create_app as create_ingest_app
-from ragapi_ingest.settings import IngestSettings
-from ragapi_query.app import create_app as create_query_app
-from ragapi_query.settings import QuerySettings
-from ragapi_tenants.app import create_app as create_tenants_app
-from ragapi_tenants.settings import TenantsSettings
-from tests.query.serving import serving
-from tests.support.apps import ADMIN_TOKEN, SECRET_KEY, TenantHandle
+from tests.support.apps import ADMIN_TOKEN, TenantHandle
 from tests.support.fake_provider import FakeProvider
 from tests.support.faults import Observed, client
-from tests.support.servers import OwnedServer, owned_nats, owned_redis
+from tests.support.owned_stack import start_owned
+from tests.support.servers import OwnedServer
 from tests.support.slowness import slowness
 
 FINISHED = ("succeeded", "failed", "partial")
@@ -111,43 +103,12 @@ def stack_root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def stack(stack_root: Path, stack_settings: dict[str, Any]) -> AsyncIterator[Stack]:
-    for name in ("nats", "redis", "data"):
-        (stack_root / name).mkdir(exist_ok=True)
-    nats, redis = owned_nats(stack_root / "nats"), owned_redis(stack_root / "redis")
     async with AsyncExitStack() as stack:
-        for server in (nats, redis):
-            await server.start()
-            stack.push_async_callback(server.stop)
-        fake = await stack.enter_async_context(FakeProvider())
-        settings: dict[str, Any] = {
-            "nats_url": nats.url,
-            "redis_url": redis.url,
-            "data_dir": stack_root / "data",
-            "admin_token": ADMIN_TOKEN,
-            "secret_key": SECRET_KEY,
-            "log_json": False,
-            "auth_cache_ttl_s": 600.0,
-            "llm_base_url": fake.base_url,
-            "llm_model": "fake-llm",
-            "llm_api_key": "sk-fake",
-            "embedding_base_url": fake.base_url,
-            "embedding_model": "fake-embedding",
-            "embedding_dim": 64,
-            # A job whose acknowledgement was lost comes back soon.
-            "index_ack_wait_s": 10.0,
-            **stack_settings,
-        }
-        metrics = Metrics()
-        query_settings = QuerySettings(**settings)
-        rag = open_registry(query_settings, metrics=metrics)
-        stack.push_async_callback(rag.close)
-        apps = [
-            create_tenants_app(TenantsSettings(**settings), metrics=Metrics()),
-            create_ingest_app(IngestSettings(**settings), metrics=metrics, rag=rag),
-            create_query_app(query_settings, metrics=Metrics(), rag=rag),
-        ]
-        urls = [await stack.enter_async_context(serving(app)) for app in apps]
+        # A job whose acknowledgement was lost comes back soon.
+        settings = {"index_ack_wait_s": 10.0, **stack_settings}
+        owned = await start_owned(stack, stack_root, settings)
         observed = Observed(REQUEST_DEADLINE_S * slowness())
         http = await stack.enter_async_context(client(observed))
-        yield Stack(nats, redis, *urls, http=http, observed=observed, fake=fake,
+        yield Stack(owned.nats, owned.redis, owned.tenants, owned.ingest, owned.query,
+                    http=http, observed=observed, fake=owned.fake,
                     data_dir=stack_root / "data")  # fmt: skip

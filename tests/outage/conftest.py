@@ -13,23 +13,14 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from ragapi_common.metrics import Metrics
-from ragapi_common.rag.registry import open_registry
-from ragapi_ingest.app import create_app as create_ingest_app
-from ragapi_ingest.settings import IngestSettings
-from ragapi_query.app import create_app as create_query_app
-from ragapi_query.settings import QuerySettings
-from ragapi_tenants.app import create_app as create_tenants_app
-from ragapi_tenants.settings import TenantsSettings
-from tests.query.serving import serving
-from tests.support.apps import ADMIN_TOKEN, SECRET_KEY, TenantHandle
+from tests.support.apps import ADMIN_TOKEN, TenantHandle
 from tests.support.fake_provider import FakeProvider
-from tests.support.servers import OwnedServer, owned_nats, owned_redis
+from tests.support.owned_stack import start_owned
+from tests.support.servers import OwnedServer
 
 FINISHED = ("succeeded", "failed", "partial")
 
@@ -95,46 +86,14 @@ def purge_sweep_interval_s() -> float:
 
 @pytest.fixture
 async def outage(tmp_path: Path, purge_sweep_interval_s: float) -> AsyncIterator[Outage]:
-    (tmp_path / "nats").mkdir()
-    (tmp_path / "redis").mkdir()
-    nats, redis = owned_nats(tmp_path / "nats"), owned_redis(tmp_path / "redis")
     async with AsyncExitStack() as stack:
-        for server in (nats, redis):
-            await server.start()
-            stack.push_async_callback(server.stop)
-        fake = await stack.enter_async_context(FakeProvider())
-        settings: dict[str, Any] = {
-            "nats_url": nats.url,
-            "redis_url": redis.url,
-            "data_dir": tmp_path / "data",
-            "admin_token": ADMIN_TOKEN,
-            "secret_key": SECRET_KEY,
-            "log_json": False,
-            # Keys resolved once stay cached for the whole test: what needs the tenants
-            # service is decided by the test (a fresh key), not by a TTL running out.
-            "auth_cache_ttl_s": 600.0,
-            "llm_base_url": fake.base_url,
-            "llm_model": "fake-llm",
-            "llm_api_key": "sk-fake",
-            "embedding_base_url": fake.base_url,
-            "embedding_model": "fake-embedding",
-            "embedding_dim": 64,
-        }
-        metrics = Metrics()
-        query_settings = QuerySettings(**settings)
-        rag = open_registry(query_settings, metrics=metrics)
-        stack.push_async_callback(rag.close)
-        apps = [
-            create_tenants_app(
-                TenantsSettings(**settings, purge_sweep_interval_s=purge_sweep_interval_s),
-                metrics=Metrics(),
-            ),
-            create_ingest_app(
-                IngestSettings(**settings, task_stream_refresh_s=0.5), metrics=metrics, rag=rag
-            ),
-            create_query_app(query_settings, metrics=Metrics(), rag=rag),
-        ]
-        urls = [await stack.enter_async_context(serving(app)) for app in apps]
+        owned = await start_owned(
+            stack,
+            tmp_path,
+            tenants={"purge_sweep_interval_s": purge_sweep_interval_s},
+            ingest={"task_stream_refresh_s": 0.5},
+        )
         client = await stack.enter_async_context(httpx.AsyncClient(timeout=60))
         admin = {"authorization": f"Bearer {ADMIN_TOKEN}"}
-        yield Outage(nats, redis, *urls, client=client, fake=fake, admin=admin)
+        yield Outage(owned.nats, owned.redis, owned.tenants, owned.ingest, owned.query,
+                     client=client, fake=owned.fake, admin=admin)  # fmt: skip

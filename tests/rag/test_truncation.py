@@ -13,11 +13,11 @@ from ragapi_common.rag._lightrag import (
     render_chunks_context_text,
     truncate_list_by_token_size,
 )
+from ragapi_common.rag.records import rendered_count
 from ragapi_common.rag.tokenizer import CachedTokenizer, OfflineTokenizer
 from ragapi_common.rag.truncation import (
     LIGHTRAG_STEPS,
     _render_to_budget,
-    _rendered_count,
     _safe_end,
     acount_tokens,
     truncate_chunks,
@@ -148,10 +148,10 @@ def test_chunk_records_are_counted_as_rendered_whatever_their_numbers() -> None:
             for _ in range(rng.randint(1, 12))
         ]  # fmt: skip
         text = render_chunks_context_text(rendered)
-        assert _rendered_count(rendered, cached) == len(encoding.encode(text))
+        assert rendered_count(rendered, cached) == len(encoding.encode(text))
     # One memo key per chunk, whatever number it was given.
     fresh = CachedTokenizer()
     record = {"content": "Zorblax Industries builds quantum toasters."}
     for number in range(1, 21):
-        _rendered_count([{**record, "reference_id": str(number)}], fresh)
+        rendered_count([{**record, "reference_id": str(number)}], fresh)
     assert fresh.cache_info().currsize <= 1 + 2 + 20  # the record, "0", the numbers

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.soak import GROWTH_SHARE, report, soak
-from tests.support.servers import nats_server, redis_server
-from tests.support.upstack import Stack, running_stack
+from benchmarks.soak import GROWTH_SHARE, report, soak, soak_stack
+from tests.support.upstack import Stack
 
 pytestmark = [pytest.mark.soak, pytest.mark.timeout(900)]
 
@@ -21,14 +20,8 @@ WARMUP_S = 90.0
 
 @pytest.fixture
 def servers(tmp_path: Path) -> Iterator[tuple[str, str, Stack]]:
-    for name in ("nats", "redis"):
-        (tmp_path / name).mkdir()
-    with (
-        nats_server(tmp_path / "nats") as nats_url,
-        redis_server(tmp_path / "redis") as redis_url,
-        running_stack(tmp_path, RAGAPI_NATS_URL=nats_url, RAGAPI_REDIS_URL=redis_url) as stack,
-    ):
-        yield nats_url, redis_url, stack
+    with soak_stack(tmp_path) as started:
+        yield started
 
 
 async def test_three_minutes_of_mixed_load_without_5xx_or_growth(

@@ -21,7 +21,6 @@ record that breaks that rule, goes to LightRAG's function unchanged.
 from __future__ import annotations
 
 import bisect
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +36,7 @@ from ._lightrag import (
     truncate_list_by_token_size,
 )
 from .headings import attach_content_headings
+from .records import approx_key, rendered_count
 from .tokenizer import CachedTokenizer, segments
 
 SEPARATOR = "\n"
@@ -184,71 +184,6 @@ async def atruncate_list(
     return kept
 
 
-#: Rendered first-stage keys by (content, headings): a chunk recurs query after query, and
-#: the same string object (its hash kept) is then also a cheap memo key for its tokens.
-_APPROX_KEYS: dict[tuple[str, str | None], str] = {}
-KEPT_RECORDS = 8192
-
-
-def _approx_key(chunk: dict[str, Any]) -> str:
-    content, headings = chunk.get("content"), chunk.get("content_headings") or None
-    key = (content, headings)
-    if type(content) is str and (headings is None or type(headings) is str):
-        found = _APPROX_KEYS.get(key)  # type: ignore[arg-type]
-        if found is not None:
-            return found
-    payload = {"content": content}
-    if headings:
-        payload["content_headings"] = headings
-    rendered = json.dumps(payload, ensure_ascii=False)
-    if type(content) is str and (headings is None or type(headings) is str):
-        if len(_APPROX_KEYS) >= KEPT_RECORDS:
-            _APPROX_KEYS.clear()
-        _APPROX_KEYS[key] = rendered  # type: ignore[index]
-    return rendered
-
-
-#: The reference number every chunk record is counted with (:func:`_rendered_count`).
-COUNTED_REFERENCE = "0"
-
-
-def _rendered_count(rendered: list[dict[str, Any]], tokenizer: CachedTokenizer) -> int:
-    """Tokens of ``render_chunks_context_text(rendered)``, a chunk's record memoised once.
-
-    A record reads ``{"reference_id": "N", "content": ...}``: cl100k's
-    pre-tokenizer ends the piece before ``N`` at its first digit, takes the
-    digits as pieces of their own (1-3 digits each) and starts the next piece
-    at the closing quote, so a record's tokens are those of the same record
-    numbered ``0`` with the tokens of ``0`` exchanged for those of ``N``. Each
-    chunk is then one memo key, whatever number a query gives it.
-    """
-    references = [str(chunk["reference_id"]) for chunk in rendered]
-    if not all(ref.isascii() and ref.isdigit() for ref in references):
-        return tokenizer.count(render_chunks_context_text(rendered))
-    # Records are one line each, starting with "{" and ending with "}": the joined text's
-    # segments are each record and its "\n" (the last without), counted per chunk once.
-    counts = [_record_count(chunk, tokenizer) for chunk in rendered]
-    zero = tokenizer.count(COUNTED_REFERENCE)
-    total = sum(with_newline for with_newline, _ in counts[:-1]) + counts[-1][1] if counts else 0
-    return total + sum(tokenizer.count(ref) - zero for ref in references)
-
-
-def _record_count(chunk: dict[str, Any], tokenizer: CachedTokenizer) -> tuple[int, int]:
-    """Tokens of the chunk's record numbered ``0``, with and without its ``\n``."""
-    content, headings = chunk.get("content"), chunk.get("content_headings") or None
-    key = (content, headings)
-    cacheable = type(content) is str and (headings is None or type(headings) is str)
-    if cacheable and (found := tokenizer.records.get(key)) is not None:
-        return found
-    record = render_chunks_context_text([{**chunk, "reference_id": COUNTED_REFERENCE}])
-    counted = (tokenizer.count(record + "\n"), tokenizer.count(record))
-    if cacheable:
-        if len(tokenizer.records) >= KEPT_RECORDS:
-            tokenizer.records.clear()
-        tokenizer.records[key] = counted
-    return counted
-
-
 def truncate_chunks(
     chunks: list[dict[str, Any]], max_token_size: int, tokenizer: Tokenizer
 ) -> list[dict[str, Any]]:
@@ -260,12 +195,12 @@ def truncate_chunks(
     """
     if max_token_size <= 0 or not chunks:
         return []
-    approx = truncate_list(chunks, _approx_key, SEPARATOR, max_token_size, tokenizer)
+    approx = truncate_list(chunks, approx_key, SEPARATOR, max_token_size, tokenizer)
     k = len(approx)
     while k > 0:
         _, rendered = generate_reference_list_from_chunks(approx[:k])
         if isinstance(tokenizer, CachedTokenizer):
-            count = _rendered_count(rendered, tokenizer)
+            count = rendered_count(rendered, tokenizer)
         else:
             count = len(tokenizer.encode(render_chunks_context_text(rendered)))
         if count <= max_token_size:
