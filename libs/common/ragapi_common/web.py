@@ -111,12 +111,14 @@ class ObservedApp:
         token = request_id_var.set(request_id)
         # The tenant is known once the handler authenticates; none leaks in from before.
         tenant_token = tenant_id_var.set(None)
-        service_token = tracing.serving(self.service)  # this request's spans are its service's
+        # This request's spans are its service's (nothing set when tracing is off).
+        service_token = tracing.serving(self.service) if tracing.enabled() else None
         try:
             with _server_span(scope, headers) as span:
                 await self._observe(scope, receive, send, request_id, span)
         finally:
-            tracing.reset_serving(service_token)
+            if service_token is not None:
+                tracing.reset_serving(service_token)
             tenant_id_var.reset(tenant_token)
             request_id_var.reset(token)
 
